@@ -1,0 +1,188 @@
+//! Declaring a filter and wiring it to the proxy-wasm root and HTTP contexts.
+
+use crate::config::{self, ConfigError};
+use crate::host;
+use crate::http::Http;
+use crate::reply::Flow;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel};
+use serde::de::DeserializeOwned;
+use std::rc::Rc;
+
+/// An HTTP filter: a configuration type, a step that validates and compiles it, and the
+/// per-request callbacks.
+///
+/// The implementing type *is* the compiled configuration: [`Filter::compile`] builds it
+/// once per configuration, and every request shares it (by reference count, never by
+/// cloning). Per-request state lives in [`Filter::Stream`].
+pub trait Filter: Sized + 'static {
+    /// The filter's name, used in log lines and error messages (e.g. `hello`).
+    const NAME: &'static str;
+    /// The JSON configuration, usually `#[serde(deny_unknown_fields)]`.
+    type Config: DeserializeOwned;
+    /// Per-request state, created fresh for every request.
+    type Stream: Default + 'static;
+
+    /// The configuration used when Envoy passes none (or an empty string); `None` refuses
+    /// a missing configuration.
+    fn default_config() -> Option<Self::Config> {
+        None
+    }
+
+    /// Validates and compiles the configuration. Errors name the JSON path of the field.
+    fn compile(config: Self::Config) -> Result<Self, ConfigError>;
+
+    /// The request headers arrived.
+    fn on_request_headers(&self, _stream: &mut Self::Stream, _http: &Http) -> Flow {
+        Flow::Continue
+    }
+
+    /// The response headers arrived (or a local reply is being sent).
+    fn on_response_headers(&self, _stream: &mut Self::Stream, _http: &Http) -> Flow {
+        Flow::Continue
+    }
+
+    /// The response trailers arrived.
+    fn on_response_trailers(&self, _stream: &mut Self::Stream, _http: &Http) {}
+
+    /// The stream is over (completed, replied locally, or reset): the place for metrics and
+    /// access logs. Runs for every request, whatever happened to it.
+    fn on_log(&self, _stream: &mut Self::Stream, _http: &Http) {}
+}
+
+/// Parses and compiles a configuration: JSON bytes in, the compiled filter or a
+/// [`ConfigError`] out. Empty or whitespace-only input uses [`Filter::default_config`].
+pub fn load<F: Filter>(json: &[u8]) -> Result<F, ConfigError> {
+    let config = if json.iter().all(u8::is_ascii_whitespace) {
+        F::default_config().ok_or_else(|| {
+            ConfigError::at(
+                "",
+                "the configuration is empty; this filter needs one (see its README)",
+            )
+        })?
+    } else {
+        config::parse::<F::Config>(json)?
+    };
+    F::compile(config)
+}
+
+/// Registers `F` as this module's root context. Called from the module entry point that
+/// [`crate::export_filter!`] generates, and by emulator tests.
+pub fn register<F: Filter>() {
+    crate::logging::install();
+    proxy_wasm::set_root_context(|_| Box::new(Root::<F> { filter: None }));
+}
+
+struct Root<F> {
+    filter: Option<Rc<F>>,
+}
+
+impl<F: Filter> Context for Root<F> {}
+
+impl<F: Filter> RootContext for Root<F> {
+    fn on_vm_start(&mut self, _vm_configuration_size: usize) -> bool {
+        crate::logging::follow_host_level();
+        true
+    }
+
+    fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
+        crate::logging::follow_host_level();
+        let json = host::buffer(
+            BufferType::PluginConfiguration,
+            0,
+            plugin_configuration_size,
+        )
+        .unwrap_or_default();
+        match load::<F>(&json) {
+            Ok(filter) => {
+                self.filter = Some(Rc::new(filter));
+                true
+            }
+            Err(error) => {
+                host::log(LogLevel::Critical, &format!("{}: {error}", F::NAME));
+                false
+            }
+        }
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(Stream::<F> {
+            filter: self.filter.clone(),
+            state: F::Stream::default(),
+        }))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+/// One request's context: the shared compiled filter and the request's own state.
+/// Without a filter (configuration refused) every callback lets the request pass; Envoy
+/// does not create streams for a refused configuration in the first place.
+struct Stream<F: Filter> {
+    filter: Option<Rc<F>>,
+    state: F::Stream,
+}
+
+impl<F: Filter> Stream<F> {
+    fn act(flow: Flow) -> Action {
+        match flow {
+            Flow::Continue => Action::Continue,
+            Flow::Reply(reply) => {
+                Http::current().send_reply(&reply);
+                Action::Pause
+            }
+        }
+    }
+}
+
+impl<F: Filter> Context for Stream<F> {}
+
+impl<F: Filter> HttpContext for Stream<F> {
+    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        match &self.filter {
+            Some(filter) => Self::act(filter.on_request_headers(&mut self.state, &Http::current())),
+            None => Action::Continue,
+        }
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        match &self.filter {
+            Some(filter) => {
+                Self::act(filter.on_response_headers(&mut self.state, &Http::current()))
+            }
+            None => Action::Continue,
+        }
+    }
+
+    fn on_http_response_trailers(&mut self, _num_trailers: usize) -> Action {
+        if let Some(filter) = &self.filter {
+            filter.on_response_trailers(&mut self.state, &Http::current());
+        }
+        Action::Continue
+    }
+
+    fn on_log(&mut self) {
+        if let Some(filter) = &self.filter {
+            filter.on_log(&mut self.state, &Http::current());
+        }
+    }
+}
+
+/// Generates the module entry point (`_initialize`) registering a filter, on wasm32 only
+/// and only when the calling crate's `export` feature is on (so several filters can be
+/// linked into one bundle, which exports its own entry point).
+///
+/// ```ignore
+/// wasmesh_sdk::export_filter!(Hello);
+/// ```
+#[macro_export]
+macro_rules! export_filter {
+    ($filter:ty) => {
+        #[cfg(all(target_arch = "wasm32", feature = "export"))]
+        $crate::__proxy_wasm::main! {{
+            $crate::register::<$filter>();
+        }}
+    };
+}

@@ -1,0 +1,305 @@
+//! Counters, gauges and histograms with tags that become Prometheus labels.
+//!
+//! A metric family has a name and a fixed list of tag names; each distinct set of tag
+//! values is one Envoy stat whose name carries the tags:
+//!
+//! ```text
+//! wasmesh_hello_requests_total.path=.=/hello;.;
+//! ```
+//!
+//! Envoy prefixes it with `wasmcustom.`; with one `stats_config.stats_tags` entry per tag
+//! name (see [`envoy_tag_regex`]), `/stats/prometheus` shows
+//! `wasmesh_hello_requests_total{path="/hello"} 1`:
+//!
+//! ```yaml
+//! stats_config:
+//!   stats_tags:
+//!   - tag_name: path
+//!     regex: "(\\.path=\\.=(.*?);\\.;)"
+//! ```
+//!
+//! Tag values are escaped so that no value can close its own tag or forge another one,
+//! and each family caps its number of distinct tag sets: past the cap, new sets are
+//! counted under the value `other` for every tag. Stat ids are cached per tag set, so a
+//! recording is a hash lookup, with no allocation once a tag set has been seen.
+
+use std::fmt::Write as _;
+
+/// What a family records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    /// A monotonically increasing count.
+    Counter,
+    /// A value that goes up and down.
+    Gauge,
+    /// A distribution of samples; buckets come from Envoy's `histogram_bucket_settings`.
+    Histogram,
+}
+
+/// The tag value used for every tag once a family has reached its cap of tag sets.
+pub const OVERFLOW_VALUE: &str = "other";
+
+/// The default cap on distinct tag sets per metric family.
+pub const DEFAULT_TAG_SET_CAP: usize = 1000;
+
+/// Longest tag value kept, in bytes before escaping; longer values are cut.
+pub const MAX_TAG_VALUE_LEN: usize = 128;
+
+/// The regex for Envoy's `stats_config.stats_tags` that turns tag `tag_name` into a
+/// Prometheus label: the first group is removed from the stat name, the second is the value.
+pub fn envoy_tag_regex(tag_name: &str) -> String {
+    format!("(\\.{tag_name}=\\.=(.*?);\\.;)")
+}
+
+/// Appends the stat name for one tag set to `out`.
+pub fn write_stat_name<T: AsRef<str>>(
+    out: &mut String,
+    name: &str,
+    tag_names: &[T],
+    values: &[&str],
+) {
+    out.push_str(name);
+    for (tag, value) in tag_names.iter().zip(values) {
+        out.push('.');
+        out.push_str(tag.as_ref());
+        out.push_str("=.=");
+        escape_tag_value(out, value);
+        out.push_str(";.;");
+    }
+}
+
+/// Appends `value` escaped for use inside a stat name: bytes outside
+/// `[A-Za-z0-9._~/:@+-]` become `%XX`, so `;`, `=`, `%` and control bytes can never
+/// end the tag or start another. Values longer than [`MAX_TAG_VALUE_LEN`] are cut.
+pub fn escape_tag_value(out: &mut String, value: &str) {
+    for &byte in value.as_bytes().iter().take(MAX_TAG_VALUE_LEN) {
+        if byte.is_ascii_alphanumeric() || b"._~/:@+-".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+}
+
+#[cfg(feature = "host")]
+pub use family::{Counter, Gauge, Histogram};
+
+#[cfg(feature = "host")]
+mod family {
+    use super::{write_stat_name, MetricKind, DEFAULT_TAG_SET_CAP, OVERFLOW_VALUE};
+    use crate::host;
+    use proxy_wasm::types::MetricType;
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    /// One metric name with a fixed list of tag names, and the host stats defined so far.
+    #[derive(Debug)]
+    struct Family {
+        kind: MetricKind,
+        name: Box<str>,
+        tag_names: Box<[Box<str>]>,
+        cap: usize,
+        ids: RefCell<HashMap<Box<str>, u32>>,
+        overflow_id: RefCell<Option<u32>>,
+        scratch: RefCell<String>,
+    }
+
+    impl Family {
+        fn new(kind: MetricKind, name: &str, tag_names: &[&str]) -> Self {
+            Self {
+                kind,
+                name: name.into(),
+                tag_names: tag_names.iter().map(|t| Box::<str>::from(*t)).collect(),
+                cap: DEFAULT_TAG_SET_CAP,
+                ids: RefCell::new(HashMap::new()),
+                overflow_id: RefCell::new(None),
+                scratch: RefCell::new(String::new()),
+            }
+        }
+
+        fn define(&self, stat_name: &str) -> Option<u32> {
+            let metric_type = match self.kind {
+                MetricKind::Counter => MetricType::Counter,
+                MetricKind::Gauge => MetricType::Gauge,
+                MetricKind::Histogram => MetricType::Histogram,
+            };
+            host::define_metric(metric_type, stat_name)
+        }
+
+        /// The host stat id for these tag values, defining it on first use.
+        fn id(&self, values: &[&str]) -> Option<u32> {
+            let mut scratch = self.scratch.try_borrow_mut().ok()?;
+            scratch.clear();
+            write_stat_name(&mut scratch, &self.name, &self.tag_names, values);
+            let mut ids = self.ids.try_borrow_mut().ok()?;
+            if let Some(&id) = ids.get(scratch.as_str()) {
+                return Some(id);
+            }
+            if ids.len() >= self.cap {
+                return self.overflow();
+            }
+            let id = self.define(&scratch)?;
+            ids.insert(scratch.as_str().into(), id);
+            Some(id)
+        }
+
+        fn overflow(&self) -> Option<u32> {
+            let mut overflow = self.overflow_id.try_borrow_mut().ok()?;
+            if overflow.is_none() {
+                let others = vec![OVERFLOW_VALUE; self.tag_names.len()];
+                let mut stat_name = String::new();
+                write_stat_name(&mut stat_name, &self.name, &self.tag_names, &others);
+                *overflow = self.define(&stat_name);
+            }
+            *overflow
+        }
+    }
+
+    macro_rules! family_type {
+        ($(#[$doc:meta])* $name:ident, $kind:expr) => {
+            $(#[$doc])*
+            #[derive(Debug)]
+            pub struct $name(Family);
+
+            impl $name {
+                /// A family named `name` (e.g. `wasmesh_hello_requests_total`) whose stats carry
+                /// the tags `tag_names`, in this order.
+                pub fn new(name: &str, tag_names: &[&str]) -> Self {
+                    Self(Family::new($kind, name, tag_names))
+                }
+
+                /// Caps the number of distinct tag sets (default [`DEFAULT_TAG_SET_CAP`]);
+                /// further sets are recorded with every tag set to [`OVERFLOW_VALUE`].
+                pub fn with_tag_set_cap(mut self, cap: usize) -> Self {
+                    self.0.cap = cap;
+                    self
+                }
+
+                /// The family's name.
+                pub fn name(&self) -> &str {
+                    &self.0.name
+                }
+            }
+        };
+    }
+
+    family_type!(
+        /// A counter family. `increment(&["svc-a"])` adds one to the stat for that tag set.
+        Counter,
+        MetricKind::Counter
+    );
+    family_type!(
+        /// A gauge family.
+        Gauge,
+        MetricKind::Gauge
+    );
+    family_type!(
+        /// A histogram family; Envoy buckets the samples.
+        Histogram,
+        MetricKind::Histogram
+    );
+
+    impl Counter {
+        /// Adds one for the tag set `values` (given in the family's tag order).
+        pub fn increment(&self, values: &[&str]) {
+            self.add(values, 1);
+        }
+
+        /// Adds `n` for the tag set `values`.
+        pub fn add(&self, values: &[&str], n: u64) {
+            if let Some(id) = self.0.id(values) {
+                host::increment_metric(id, i64::try_from(n).unwrap_or(i64::MAX));
+            }
+        }
+
+        /// The current value for the tag set, as the host reports it.
+        pub fn value(&self, values: &[&str]) -> Option<u64> {
+            host::metric_value(self.0.id(values)?)
+        }
+    }
+
+    impl Gauge {
+        /// Sets the gauge for the tag set `values`.
+        pub fn set(&self, values: &[&str], value: u64) {
+            if let Some(id) = self.0.id(values) {
+                host::record_metric(id, value);
+            }
+        }
+
+        /// Adds `delta` (which may be negative) to the gauge.
+        pub fn add(&self, values: &[&str], delta: i64) {
+            if let Some(id) = self.0.id(values) {
+                host::increment_metric(id, delta);
+            }
+        }
+    }
+
+    impl Histogram {
+        /// Records one sample for the tag set `values`.
+        pub fn record(&self, values: &[&str], sample: u64) {
+            if let Some(id) = self.0.id(values) {
+                host::record_metric(id, sample);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    fn stat(name: &str, tags: &[&str], values: &[&str]) -> String {
+        let mut out = String::new();
+        write_stat_name(&mut out, name, tags, values);
+        out
+    }
+
+    #[test]
+    fn tags_are_encoded_in_order() {
+        assert_eq!(
+            stat("wasmesh_x_total", &["caller", "rule"], &["svc-a", "r1"]),
+            "wasmesh_x_total.caller=.=svc-a;.;.rule=.=r1;.;"
+        );
+    }
+
+    #[test]
+    fn untagged_metric_is_its_name() {
+        assert_eq!(stat("wasmesh_up", &[], &[]), "wasmesh_up");
+    }
+
+    #[test]
+    fn values_cannot_forge_tags() {
+        let forged = stat("m", &["caller"], &["a;.;.rule=.=admin"]);
+        assert_eq!(forged, "m.caller=.=a%3B.%3B.rule%3D.%3Dadmin;.;");
+        assert_eq!(forged.matches(";.;").count(), 1);
+        assert_eq!(forged.matches("=.=").count(), 1);
+    }
+
+    #[test]
+    fn spiffe_ids_and_dotted_names_survive() {
+        assert_eq!(
+            stat("m", &["caller"], &["spiffe://example.org/ns/a/sa/b"]),
+            "m.caller=.=spiffe://example.org/ns/a/sa/b;.;"
+        );
+    }
+
+    #[test]
+    fn control_bytes_space_and_percent_are_escaped() {
+        assert_eq!(stat("m", &["t"], &["a b\n%"]), "m.t=.=a%20b%0A%25;.;");
+    }
+
+    #[test]
+    fn long_values_are_cut() {
+        let long = "x".repeat(1000);
+        let encoded = stat("m", &["t"], &[&long]);
+        assert_eq!(encoded.len(), "m.t=.=;.;".len() + MAX_TAG_VALUE_LEN);
+    }
+
+    #[test]
+    fn regex_names_the_tag() {
+        assert_eq!(envoy_tag_regex("caller"), "(\\.caller=\\.=(.*?);\\.;)");
+    }
+}

@@ -1,0 +1,207 @@
+//! Canonicalization of the HTTP request target (`:path`).
+//!
+//! The header-normalization filter rewrites every request's `:path` to the
+//! form produced here (or refuses the request), and the access-control filter
+//! matches its policy on exactly the same form, so a request cannot look like
+//! one path to the policy and like another to the upstream server. The rules
+//! close the gaps behind dot-segment traversal (CVE-2019-9901), escaped
+//! slashes (CVE-2021-29492), fragments (CVE-2021-32779), NUL bytes
+//! (CVE-2019-9900) and `..;` segment-parameter bypasses.
+//!
+//! # Rules, in the order they are applied
+//!
+//! 1. `*` alone is returned unchanged. An empty target, or one not starting
+//!    with `/`, is refused (`relative_path`).
+//! 2. Every byte of the target, query and fragment included, must be visible
+//!    ASCII: controls (0x00-0x1F) and DEL are `control_character`, space and
+//!    raw bytes of 0x80 and above are `invalid_character`.
+//! 3. A fragment (from the first `#`) is refused (`fragment`) or removed.
+//! 4. The rest splits at the first `?` into path and query. The query is kept
+//!    byte for byte.
+//! 5. A raw `\` in the path is refused (`backslash`).
+//! 6. Escapes in the path, left to right: `%` without two hex digits is
+//!    `invalid_escape`; escapes of controls are `control_character`; `%25`
+//!    followed by two hex digits, raw or encoded, is `double_encoding`;
+//!    unreserved characters are decoded; `%2F` and `%5C` follow
+//!    [`EscapedSlashes`]; escapes of bytes 0x80 and above must form valid
+//!    shortest-form UTF-8 (`invalid_utf8`) and stay encoded; every other escape
+//!    stays encoded. Escapes left encoded get uppercase hex.
+//! 7. A segment whose name (the part before its first `;`) is `.` or `..` is
+//!    refused when it has parameters (`dot_segment_parameter`) or reduced to
+//!    the bare dot segment, per [`DotSegmentParams`]; parameters of other
+//!    segments are kept or stripped, per [`PathParams`].
+//! 8. Repeated slashes are merged (if configured), then dot segments are
+//!    removed as RFC 3986 §5.2.4 specifies ([`remove_dot_segments`]).
+//! 9. The path's ASCII letters are lowercased (if configured), escape hex excepted.
+//!
+//! Within a stage the first offending byte or escape, left to right, decides
+//! the rejection. Absolute-form targets (`http://host/path`) are refused as
+//! `relative_path`: a `:path` is always origin-form or `*`. An encoded `;`
+//! (`%3B`) stays encoded and is ordinary segment content, never a parameter
+//! delimiter, just as an encoded `/` kept by [`EscapedSlashes::Keep`] is never
+//! a separator.
+//!
+//! Every accepted result is a fixed point: canonicalizing it again with the
+//! same options returns it unchanged. A target that is already canonical is
+//! returned borrowed, without allocating.
+
+mod case;
+mod decode;
+mod dots;
+mod options;
+mod rejection;
+mod segments;
+
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
+use std::fmt;
+
+pub use dots::remove_dot_segments;
+pub use options::{DotSegmentParams, EscapedSlashes, Fragment, PathOptions, PathParams};
+pub use rejection::PathRejection;
+
+/// A canonical request target: the canonical path, then `?` and the query if
+/// the input had one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanonicalPath<'a> {
+    target: Cow<'a, str>,
+    path_len: usize,
+    has_query: bool,
+    changed: bool,
+    redirect: bool,
+}
+
+impl<'a> CanonicalPath<'a> {
+    /// The whole canonical target (path, and `?query` if any).
+    pub fn as_str(&self) -> &str {
+        &self.target
+    }
+
+    /// The path: the part before the first `?`.
+    pub fn path(&self) -> &str {
+        self.target.get(..self.path_len).unwrap_or_default()
+    }
+
+    /// The query: the part after the first `?`, exactly as received; `None`
+    /// when the target has no `?`.
+    pub fn query(&self) -> Option<&str> {
+        if !self.has_query {
+            return None;
+        }
+        self.target.get(self.path_len.checked_add(1)?..)
+    }
+
+    /// Whether the canonical target differs from the input bytes.
+    pub fn is_changed(&self) -> bool {
+        self.changed
+    }
+
+    /// Whether an escaped slash was unescaped under
+    /// [`EscapedSlashes::UnescapeAndRedirect`], so the client should be sent a
+    /// redirect to [`as_str`](Self::as_str) instead of the request being forwarded.
+    pub fn needs_redirect(&self) -> bool {
+        self.redirect
+    }
+
+    /// The canonical target as a `Cow`: borrowed from the input when the input
+    /// was already canonical (or only lost a fragment).
+    pub fn into_cow(self) -> Cow<'a, str> {
+        self.target
+    }
+
+    /// A copy that no longer borrows from the input.
+    pub fn into_owned(self) -> CanonicalPath<'static> {
+        CanonicalPath {
+            target: Cow::Owned(self.target.into_owned()),
+            path_len: self.path_len,
+            has_query: self.has_query,
+            changed: self.changed,
+            redirect: self.redirect,
+        }
+    }
+}
+
+impl fmt::Display for CanonicalPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Canonicalizes a raw request target (the `:path` header value) or says why
+/// it is refused. See the [module documentation](self) for the rules.
+pub fn canonicalize<'a>(
+    target: &'a [u8],
+    options: &PathOptions,
+) -> Result<CanonicalPath<'a>, PathRejection> {
+    if target == b"*" {
+        return Ok(CanonicalPath {
+            target: Cow::Borrowed("*"),
+            path_len: 1,
+            has_query: false,
+            changed: false,
+            redirect: false,
+        });
+    }
+    if target.first() != Some(&b'/') {
+        return Err(PathRejection::RelativePath);
+    }
+    check_bytes(target)?;
+    // Only visible ASCII is left, so this cannot fail.
+    let text = std::str::from_utf8(target).map_err(|_| PathRejection::InvalidCharacter)?;
+
+    let without_fragment = match (text.split_once('#'), options.fragment) {
+        (None, _) => text,
+        (Some(_), Fragment::Reject) => return Err(PathRejection::Fragment),
+        (Some((before, _)), Fragment::Strip) => before,
+    };
+    let (path, query) = match without_fragment.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (without_fragment, None),
+    };
+    if path.contains('\\') {
+        return Err(PathRejection::Backslash);
+    }
+
+    let decoded = decode::decode_path(path, options.escaped_slashes)?;
+    let mut canonical = segments::normalize_segments(decoded.path, options)?;
+    if options.lowercase {
+        canonical = case::lowercase_path(canonical);
+    }
+
+    let path_len = canonical.len();
+    let target_text = match canonical {
+        // Every stage borrows only when it changed nothing, so the path is
+        // the input's and the target is the input minus any fragment.
+        Cow::Borrowed(_) => Cow::Borrowed(without_fragment),
+        Cow::Owned(mut rebuilt) => {
+            if let Some(query) = query {
+                rebuilt.reserve(query.len() + 1);
+                rebuilt.push('?');
+                rebuilt.push_str(query);
+            }
+            Cow::Owned(rebuilt)
+        }
+    };
+    Ok(CanonicalPath {
+        changed: target_text.as_bytes() != target,
+        target: target_text,
+        path_len,
+        has_query: query.is_some(),
+        redirect: decoded.unescaped_slash
+            && options.escaped_slashes == EscapedSlashes::UnescapeAndRedirect,
+    })
+}
+
+/// Refuses raw bytes that never belong in a request target.
+fn check_bytes(target: &[u8]) -> Result<(), PathRejection> {
+    for &byte in target {
+        match byte {
+            0x00..=0x1F | 0x7F => return Err(PathRejection::ControlCharacter),
+            b' ' | 0x80..=0xFF => return Err(PathRejection::InvalidCharacter),
+            _ => {}
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,137 @@
+//! Segment-level rewriting of a decoded path: segment parameters, repeated
+//! slashes and dot segments.
+
+use std::borrow::Cow;
+
+use super::dots::remove_dot_segments;
+use super::options::{DotSegmentParams, PathOptions, PathParams};
+use super::rejection::PathRejection;
+
+/// Applies, in order: dot-segment parameters (refuse, or reduce `..;x` to
+/// `..`), stripping of other `;params` when configured, merging of repeated
+/// slashes when configured, and RFC 3986 dot-segment removal.
+///
+/// Segments are split on raw `/` only and parameters start at a raw `;`
+/// only; `%2F` and `%3B` kept encoded by the decoding stage are ordinary
+/// segment content. The input is returned as is when none of these steps
+/// would change it.
+pub(super) fn normalize_segments<'a>(
+    path: Cow<'a, str>,
+    options: &PathOptions,
+) -> Result<Cow<'a, str>, PathRejection> {
+    if needs_rewrite(&path, options)? {
+        Ok(Cow::Owned(rewrite(&path, options)))
+    } else {
+        Ok(path)
+    }
+}
+
+/// Checks the dot-segment parameter rule and reports whether any rewriting step applies.
+fn needs_rewrite(path: &str, options: &PathOptions) -> Result<bool, PathRejection> {
+    let mut rewrite = options.merge_slashes && path.contains("//");
+    for segment in path.split('/') {
+        match segment.split_once(';') {
+            Some((name, _)) if is_dot_segment(name) => {
+                if options.dot_segment_params == DotSegmentParams::Reject {
+                    return Err(PathRejection::DotSegmentParameter);
+                }
+                rewrite = true;
+            }
+            Some(_) => rewrite |= options.path_params == PathParams::Strip,
+            None => rewrite |= is_dot_segment(segment),
+        }
+    }
+    Ok(rewrite)
+}
+
+fn rewrite(path: &str, options: &PathOptions) -> String {
+    let strip_params = options.path_params == PathParams::Strip;
+    let mut trimmed = String::with_capacity(path.len());
+    for (position, segment) in path.split('/').enumerate() {
+        if position > 0 {
+            trimmed.push('/');
+        }
+        let kept = match segment.split_once(';') {
+            // Only reached with `DotSegmentParams::AsDotSegment`.
+            Some((name, _)) if is_dot_segment(name) => name,
+            Some((name, _)) if strip_params => name,
+            _ => segment,
+        };
+        trimmed.push_str(kept);
+    }
+    if options.merge_slashes {
+        trimmed = merge_slashes(&trimmed);
+    }
+    remove_dot_segments(&trimmed)
+}
+
+fn merge_slashes(path: &str) -> String {
+    let mut merged = String::with_capacity(path.len());
+    let mut previous_was_slash = false;
+    for character in path.chars() {
+        let is_slash = character == '/';
+        if !(is_slash && previous_was_slash) {
+            merged.push(character);
+        }
+        previous_was_slash = is_slash;
+    }
+    merged
+}
+
+fn is_dot_segment(segment: &str) -> bool {
+    segment == "." || segment == ".."
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    fn normalize<'a>(path: &'a str, options: &PathOptions) -> Result<Cow<'a, str>, PathRejection> {
+        normalize_segments(Cow::Borrowed(path), options)
+    }
+
+    #[test]
+    fn clean_path_stays_borrowed() {
+        let options = PathOptions::default();
+        for path in ["/", "/a/b/", "/a;x/b", "/a%2F../b", "/..a/.b/c."] {
+            assert!(
+                matches!(normalize(path, &options), Ok(Cow::Borrowed(_))),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn stripping_then_merging_then_dot_removal() {
+        let options = PathOptions {
+            path_params: PathParams::Strip,
+            ..PathOptions::default()
+        };
+        let result = normalize("/a/;x/b;y/../c", &options);
+        assert_eq!(result.as_deref(), Ok("/a/c"));
+    }
+
+    #[test]
+    fn merge_happens_before_dot_removal() {
+        let merged = normalize("/a//../b", &PathOptions::default());
+        assert_eq!(merged.as_deref(), Ok("/b"));
+        let unmerged = PathOptions {
+            merge_slashes: false,
+            ..PathOptions::default()
+        };
+        assert_eq!(normalize("/a//../b", &unmerged).as_deref(), Ok("/a/b"));
+    }
+
+    #[test]
+    fn only_the_part_before_the_first_semicolon_names_the_segment() {
+        let options = PathOptions {
+            dot_segment_params: DotSegmentParams::AsDotSegment,
+            ..PathOptions::default()
+        };
+        assert_eq!(normalize("/a/..;x;y/b", &options).as_deref(), Ok("/b"));
+        assert_eq!(normalize("/a/x;..", &options).as_deref(), Ok("/a/x;.."));
+    }
+}

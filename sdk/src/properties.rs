@@ -1,0 +1,94 @@
+//! Typed, non-panicking reads of Envoy's request and connection attributes.
+//!
+//! Each getter returns `None` when the host has no value (for example no peer
+//! certificate on a plaintext connection) or the bytes are not of the expected shape.
+//! Envoy encodes strings as raw bytes, integers as 8-byte little-endian, booleans as one
+//! byte and durations as 8-byte little-endian nanoseconds.
+
+use crate::host;
+
+/// A string attribute; non-UTF-8 bytes are replaced, never unwrapped.
+pub fn string(path: &[&str]) -> Option<String> {
+    host::property(path).map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// An integer attribute (8 bytes little-endian).
+pub fn int(path: &[&str]) -> Option<i64> {
+    let bytes: [u8; 8] = host::property(path)?.as_slice().try_into().ok()?;
+    Some(i64::from_le_bytes(bytes))
+}
+
+/// A boolean attribute (one byte).
+pub fn bool(path: &[&str]) -> Option<bool> {
+    match host::property(path)?.as_slice() {
+        [0] => Some(false),
+        [1] => Some(true),
+        _ => None,
+    }
+}
+
+/// Whether the downstream connection is mutual TLS (`connection.mtls`).
+pub fn mtls() -> Option<bool> {
+    bool(&["connection", "mtls"])
+}
+
+/// The first URI SAN of the verified peer certificate (`connection.uri_san_peer_certificate`),
+/// e.g. `spiffe://example.org/ns/default/sa/frontend`.
+pub fn peer_uri_san() -> Option<String> {
+    string(&["connection", "uri_san_peer_certificate"]).filter(|s| !s.is_empty())
+}
+
+/// The downstream peer address as `ip:port` (`source.address`).
+pub fn source_address() -> Option<String> {
+    string(&["source", "address"])
+}
+
+/// The matched route's name (`xds.route_name`).
+pub fn route_name() -> Option<String> {
+    string(&["xds", "route_name"]).filter(|s| !s.is_empty())
+}
+
+/// The upstream cluster's name (`xds.cluster_name`).
+pub fn cluster_name() -> Option<String> {
+    string(&["xds", "cluster_name"]).filter(|s| !s.is_empty())
+}
+
+/// The plugin's root id (`plugin_root_id`).
+pub fn plugin_root_id() -> Option<String> {
+    string(&["plugin_root_id"])
+}
+
+/// The response status code sent downstream (`response.code`), local replies included.
+pub fn response_code() -> Option<u16> {
+    int(&["response", "code"]).and_then(|code| u16::try_from(code).ok())
+}
+
+/// Envoy's response flags bit set (`response.flags`), e.g. upstream reset or no route.
+pub fn response_flags() -> Option<u64> {
+    int(&["response", "flags"]).and_then(|flags| u64::try_from(flags).ok())
+}
+
+/// Envoy's response code details (`response.code_details`), e.g. `via_upstream`.
+pub fn response_code_details() -> Option<String> {
+    string(&["response", "code_details"])
+}
+
+/// The request size in bytes, headers and body (`request.total_size`).
+pub fn request_total_size() -> Option<u64> {
+    int(&["request", "total_size"]).and_then(|n| u64::try_from(n).ok())
+}
+
+/// The response size in bytes, headers and body (`response.total_size`).
+pub fn response_total_size() -> Option<u64> {
+    int(&["response", "total_size"]).and_then(|n| u64::try_from(n).ok())
+}
+
+/// The request's protocol (`request.protocol`), e.g. `HTTP/1.1` or `HTTP/2`.
+pub fn request_protocol() -> Option<String> {
+    string(&["request", "protocol"])
+}
+
+/// How long the request took so far, in nanoseconds (`request.duration`).
+pub fn request_duration_nanos() -> Option<u64> {
+    int(&["request", "duration"]).and_then(|n| u64::try_from(n).ok())
+}

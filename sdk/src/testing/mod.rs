@@ -1,0 +1,342 @@
+//! A native emulator of the proxy-wasm host, for `cargo test`.
+//!
+//! It defines the `proxy_*` host functions the `proxy-wasm` crate imports, so a filter's
+//! tests drive it through the real proxy-wasm dispatcher exactly as Envoy does (context
+//! create, configure, request and response headers, log, done, delete), then read back
+//! what the host saw: headers sent upstream, the local reply, metrics, log lines.
+//!
+//! Each test thread has its own host and its own dispatcher (both are thread-local), so
+//! tests run in parallel without seeing each other.
+//!
+//! ```ignore
+//! let host = Host::new(wasmesh_sdk::register::<Hello>);
+//! assert!(host.configure(r#"{"greeting": "hi"}"#));
+//! let stream = host.stream();
+//! stream.send_request_headers(&[(":method", "GET"), (":path", "/")]);
+//! assert_eq!(stream.request_header("x-greeting").as_deref(), Some("hi"));
+//! stream.finish();
+//! assert_eq!(host.counter("wasmesh_hello_requests_total"), Some(1));
+//! ```
+
+mod abi;
+mod state;
+
+pub use proxy_wasm::types::{Action, LogLevel};
+pub use state::{LogLine, Metric, SentReply};
+
+use state::{with, Pairs, StreamState};
+
+#[allow(improper_ctypes)]
+extern "C" {
+    fn proxy_on_context_create(context_id: u32, root_context_id: u32);
+    fn proxy_on_vm_start(context_id: u32, vm_configuration_size: usize) -> bool;
+    fn proxy_on_configure(context_id: u32, plugin_configuration_size: usize) -> bool;
+    fn proxy_on_request_headers(context_id: u32, num_headers: usize, end_of_stream: bool)
+        -> Action;
+    fn proxy_on_response_headers(
+        context_id: u32,
+        num_headers: usize,
+        end_of_stream: bool,
+    ) -> Action;
+    fn proxy_on_response_trailers(context_id: u32, num_trailers: usize) -> Action;
+    fn proxy_on_done(context_id: u32) -> bool;
+    fn proxy_on_log(context_id: u32);
+    fn proxy_on_delete(context_id: u32);
+}
+
+/// Fills `buf` from this thread's seeded generator (the host's random source in tests).
+pub(crate) fn fill_random(buf: &mut [u8]) {
+    with(|s| {
+        for chunk in buf.chunks_mut(8) {
+            let word = s.next_random().to_le_bytes();
+            for (dst, src) in chunk.iter_mut().zip(word) {
+                *dst = src;
+            }
+        }
+    });
+}
+
+fn pairs(headers: &[(&str, &str)]) -> Pairs {
+    headers
+        .iter()
+        .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+        .collect()
+}
+
+fn text_pairs(pairs: &Pairs) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            (
+                String::from_utf8_lossy(k).into_owned(),
+                String::from_utf8_lossy(v).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// A property value as Envoy encodes it.
+pub trait PropertyValue {
+    /// The encoded bytes.
+    fn encode(&self) -> Vec<u8>;
+}
+
+impl PropertyValue for &str {
+    fn encode(&self) -> Vec<u8> {
+        self.as_bytes().to_vec()
+    }
+}
+
+impl PropertyValue for bool {
+    fn encode(&self) -> Vec<u8> {
+        vec![u8::from(*self)]
+    }
+}
+
+impl PropertyValue for i64 {
+    fn encode(&self) -> Vec<u8> {
+        self.to_le_bytes().to_vec()
+    }
+}
+
+impl PropertyValue for &[u8] {
+    fn encode(&self) -> Vec<u8> {
+        self.to_vec()
+    }
+}
+
+fn property_key(path: &[&str]) -> Vec<u8> {
+    crate::wire::encode_property_path(path)
+}
+
+/// The emulated host of one test thread, with one plugin (root context) loaded.
+#[derive(Debug)]
+pub struct Host {
+    root_id: u32,
+}
+
+impl Host {
+    /// Loads a module whose entry point is `register` (e.g.
+    /// `wasmesh_sdk::register::<MyFilter>`) into a fresh host on this thread.
+    pub fn new(register: fn()) -> Self {
+        let root_id = with(|s| {
+            let next = s.next_context_id;
+            *s = state::State {
+                next_context_id: next + 1,
+                ..state::State::default()
+            };
+            next
+        });
+        register();
+        // SAFETY: calls into the proxy-wasm dispatcher linked into this binary.
+        unsafe { proxy_on_context_create(root_id, 0) };
+        with(|s| s.current = root_id);
+        // SAFETY: as above.
+        unsafe { proxy_on_vm_start(root_id, 0) };
+        Self { root_id }
+    }
+
+    /// Delivers a plugin configuration, as Envoy does when it loads the filter; returns
+    /// whether the filter accepted it.
+    pub fn configure(&self, json: &str) -> bool {
+        let size = with(|s| {
+            s.plugin_config = json.as_bytes().to_vec();
+            s.current = self.root_id;
+            s.plugin_config.len()
+        });
+        // SAFETY: calls into the proxy-wasm dispatcher linked into this binary.
+        unsafe { proxy_on_configure(self.root_id, size) }
+    }
+
+    /// Sets a host-wide property (e.g. `&["connection", "mtls"]`, `true`); a stream's own
+    /// properties take precedence.
+    pub fn set_property(&self, path: &[&str], value: impl PropertyValue) {
+        with(|s| s.properties.insert(property_key(path), value.encode()));
+    }
+
+    /// Sets the host clock, in nanoseconds since the Unix epoch.
+    pub fn set_time_nanos(&self, nanos: u64) {
+        with(|s| s.now_nanos = nanos);
+    }
+
+    /// Sets the host log level the filter sees.
+    pub fn set_log_level(&self, level: LogLevel) {
+        with(|s| s.log_level = level);
+    }
+
+    /// Reseeds the host's random source.
+    pub fn set_random_seed(&self, seed: u64) {
+        with(|s| s.rng = seed.max(1));
+    }
+
+    /// Starts a new HTTP stream (request) on this plugin.
+    pub fn stream(&self) -> HttpStream {
+        let id = with(|s| {
+            let id = s.next_context_id;
+            s.next_context_id += 1;
+            s.streams.insert(id, StreamState::default());
+            s.current = id;
+            id
+        });
+        // SAFETY: calls into the proxy-wasm dispatcher linked into this binary.
+        unsafe { proxy_on_context_create(id, self.root_id) };
+        HttpStream {
+            id,
+            finished: false,
+        }
+    }
+
+    /// Every line logged so far.
+    pub fn logs(&self) -> Vec<LogLine> {
+        with(|s| s.logs.clone())
+    }
+
+    /// Whether any logged line at `level` contains `needle`.
+    pub fn logged(&self, level: LogLevel, needle: &str) -> bool {
+        with(|s| {
+            s.logs
+                .iter()
+                .any(|l| l.level == level && l.message.contains(needle))
+        })
+    }
+
+    /// Every metric defined so far.
+    pub fn metrics(&self) -> Vec<Metric> {
+        with(|s| s.metrics.clone())
+    }
+
+    /// The metric with this exact stat name.
+    pub fn metric(&self, name: &str) -> Option<Metric> {
+        with(|s| s.metrics.iter().find(|m| m.name == name).cloned())
+    }
+
+    /// The value of the counter or gauge with this exact stat name.
+    pub fn counter(&self, name: &str) -> Option<u64> {
+        self.metric(name).map(|m| m.value)
+    }
+
+    /// The stat name for `name` with these tags, as the SDK encodes it.
+    pub fn stat_name(name: &str, tags: &[(&str, &str)]) -> String {
+        let names: Vec<&str> = tags.iter().map(|(n, _)| *n).collect();
+        let values: Vec<&str> = tags.iter().map(|(_, v)| *v).collect();
+        let mut out = String::new();
+        crate::metrics::write_stat_name(&mut out, name, &names, &values);
+        out
+    }
+}
+
+/// One HTTP request/response exchange through the filter.
+#[derive(Debug)]
+pub struct HttpStream {
+    id: u32,
+    finished: bool,
+}
+
+impl HttpStream {
+    fn enter<R>(&self, f: impl FnOnce(&mut StreamState) -> R) -> R {
+        with(|s| {
+            s.current = self.id;
+            let stream = s.streams.entry(self.id).or_default();
+            f(stream)
+        })
+    }
+
+    /// Sets a property of this stream only (e.g. `&["response", "code"]`, `200i64`).
+    pub fn set_property(&self, path: &[&str], value: impl PropertyValue) {
+        self.enter(|s| s.properties.insert(property_key(path), value.encode()));
+    }
+
+    /// The client sends request headers (end of stream: no body).
+    pub fn send_request_headers(&self, headers: &[(&str, &str)]) -> Action {
+        self.send_request_headers_bytes(pairs(headers))
+    }
+
+    /// The client sends request headers given as raw bytes (for non-UTF-8 values).
+    pub fn send_request_headers_bytes(&self, headers: Vec<(Vec<u8>, Vec<u8>)>) -> Action {
+        let count = headers.len();
+        self.enter(|s| s.request_headers = headers);
+        // SAFETY: calls into the proxy-wasm dispatcher linked into this binary.
+        unsafe { proxy_on_request_headers(self.id, count, true) }
+    }
+
+    /// The upstream sends response headers.
+    pub fn send_response_headers(&self, headers: &[(&str, &str)]) -> Action {
+        let count = headers.len();
+        self.enter(|s| s.response_headers = pairs(headers));
+        // SAFETY: calls into the proxy-wasm dispatcher linked into this binary.
+        unsafe { proxy_on_response_headers(self.id, count, false) }
+    }
+
+    /// The upstream sends response trailers (e.g. `grpc-status`).
+    pub fn send_response_trailers(&self, trailers: &[(&str, &str)]) -> Action {
+        let count = trailers.len();
+        self.enter(|s| s.response_trailers = pairs(trailers));
+        // SAFETY: calls into the proxy-wasm dispatcher linked into this binary.
+        unsafe { proxy_on_response_trailers(self.id, count) }
+    }
+
+    /// The request headers as they are now: what goes upstream if the filter continues.
+    pub fn request_headers(&self) -> Vec<(String, String)> {
+        self.enter(|s| text_pairs(&s.request_headers))
+    }
+
+    /// Every value of one request header, as it is now.
+    pub fn request_header_values(&self, name: &str) -> Vec<String> {
+        self.request_headers()
+            .into_iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+            .collect()
+    }
+
+    /// The first value of one request header, as it is now.
+    pub fn request_header(&self, name: &str) -> Option<String> {
+        self.request_header_values(name).into_iter().next()
+    }
+
+    /// The response headers as they are now: what goes downstream.
+    pub fn response_headers(&self) -> Vec<(String, String)> {
+        self.enter(|s| text_pairs(&s.response_headers))
+    }
+
+    /// The first value of one response header, as it is now.
+    pub fn response_header(&self, name: &str) -> Option<String> {
+        self.response_headers()
+            .into_iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// The local reply the filter sent, if any.
+    pub fn local_reply(&self) -> Option<SentReply> {
+        self.enter(|s| s.local_reply.clone())
+    }
+
+    /// Ends the stream as Envoy does: done, log, delete.
+    pub fn finish(mut self) {
+        self.end();
+    }
+
+    fn end(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        with(|s| s.current = self.id);
+        // SAFETY: calls into the proxy-wasm dispatcher linked into this binary.
+        unsafe {
+            proxy_on_done(self.id);
+            proxy_on_log(self.id);
+            proxy_on_delete(self.id);
+        }
+        with(|s| s.streams.remove(&self.id));
+    }
+}
+
+impl Drop for HttpStream {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            self.end();
+        }
+    }
+}

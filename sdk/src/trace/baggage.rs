@@ -1,0 +1,186 @@
+//! A pass-through limiter for the W3C `baggage` header.
+//!
+//! The proxy does not interpret baggage; it forwards it within the specification's limits:
+//!
+//! - all header values are combined as if joined with `,`; empty members are skipped;
+//! - a member must be syntactically valid, `key OWS "=" OWS value *(OWS ";" OWS property)`,
+//!   where a key is an RFC 7230 token, a value is zero or more baggage octets
+//!   (`0x21`, `0x23`-`0x2B`, `0x2D`-`0x3A`, `0x3C`-`0x5B`, `0x5D`-`0x7E`) and a property is
+//!   `key OWS "=" OWS value` or `key`; invalid members are dropped;
+//! - members are kept whole and in order, at most [`MAX_MEMBERS`] of them, in a value of at
+//!   most [`MAX_BYTES`] bytes: a member that would go past the byte limit is dropped and
+//!   later, shorter members are still considered.
+//!
+//! Members are forwarded as received, minus the spaces and tabs around them, joined with
+//! `,`. Values are not percent-decoded.
+
+use super::trim_ows;
+
+/// The header name.
+pub const BAGGAGE: &str = "baggage";
+
+/// The maximum number of members forwarded.
+pub const MAX_MEMBERS: usize = 64;
+
+/// The maximum length in bytes of the forwarded header value.
+pub const MAX_BYTES: usize = 8192;
+
+/// The `baggage` value to forward, from all the received values, or `None` when no member
+/// is left (then send no header).
+pub fn limit_baggage(values: &[&[u8]]) -> Option<String> {
+    let mut out = String::new();
+    let mut kept = 0;
+    let members = values.iter().flat_map(|value| value.split(|b| *b == b','));
+    for member in members.map(trim_ows).filter(|m| !m.is_empty()) {
+        if kept == MAX_MEMBERS {
+            break;
+        }
+        if !is_valid_member(member) {
+            continue;
+        }
+        let Ok(member) = std::str::from_utf8(member) else {
+            continue;
+        };
+        let separator = usize::from(kept > 0);
+        if out.len() + separator + member.len() > MAX_BYTES {
+            continue;
+        }
+        if kept > 0 {
+            out.push(',');
+        }
+        out.push_str(member);
+        kept += 1;
+    }
+    (kept > 0).then_some(out)
+}
+
+/// `key OWS "=" OWS value *(OWS ";" OWS property)`.
+fn is_valid_member(member: &[u8]) -> bool {
+    let mut parts = member.split(|b| *b == b';');
+    let key_value = parts.next().unwrap_or_default();
+    is_key_value(key_value, false) && parts.all(|property| is_key_value(property, true))
+}
+
+/// `key OWS "=" OWS value`, or a lone `key` when `value_optional`, with optional
+/// whitespace around.
+fn is_key_value(part: &[u8], value_optional: bool) -> bool {
+    let part = trim_ows(part);
+    match part.iter().position(|b| *b == b'=') {
+        Some(equals) => {
+            let key = trim_ows(part.get(..equals).unwrap_or_default());
+            let value = trim_ows(part.get(equals + 1..).unwrap_or_default());
+            is_token(key) && value.iter().all(|b| is_baggage_octet(*b))
+        }
+        None => value_optional && is_token(part),
+    }
+}
+
+/// An RFC 7230 token: one or more `tchar`.
+fn is_token(key: &[u8]) -> bool {
+    let tchar = |b: &u8| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            )
+    };
+    !key.is_empty() && key.iter().all(tchar)
+}
+
+/// Printable US-ASCII except space, `"`, `,`, `;` and `\`.
+fn is_baggage_octet(b: u8) -> bool {
+    matches!(b, 0x21 | 0x23..=0x2b | 0x2d..=0x3a | 0x3c..=0x5b | 0x5d..=0x7e)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    fn limit(values: &[&str]) -> Option<String> {
+        let bytes: Vec<&[u8]> = values.iter().map(|v| v.as_bytes()).collect();
+        limit_baggage(&bytes)
+    }
+
+    #[test]
+    fn valid_members_pass_through_combined() {
+        let forwarded = limit(&[
+            "userId=alice",
+            " serverNode = DF%2028 , isProduction=false",
+            "key1=value1;property1;property2, key3=value3; propertyKey=propertyValue",
+        ]);
+        assert_eq!(
+            forwarded.unwrap(),
+            "userId=alice,serverNode = DF%2028,isProduction=false,\
+             key1=value1;property1;property2,key3=value3; propertyKey=propertyValue"
+        );
+    }
+
+    #[test]
+    fn values_may_be_empty_or_contain_equals_signs() {
+        assert_eq!(
+            limit(&["a=,b=x=y==,c=;p=1=2"]).unwrap(),
+            "a=,b=x=y==,c=;p=1=2"
+        );
+    }
+
+    #[test]
+    fn invalid_members_are_dropped() {
+        let forwarded = limit(&[
+            "ok=1,novalue,=v,a b=1,k=v\"q,k=back\\slash,k=v;,k=v;;p,k=v;=1,k=v w,k=caf\u{e9}",
+            "last=2",
+        ]);
+        assert_eq!(forwarded.unwrap(), "ok=1,last=2");
+        assert_eq!(limit_baggage(&[b"k=\xff,ok=1"]).unwrap(), "ok=1");
+    }
+
+    #[test]
+    fn nothing_left_gives_none() {
+        assert_eq!(limit(&[]), None);
+        assert_eq!(limit(&["", " , "]), None);
+        assert_eq!(limit(&["bad member"]), None);
+    }
+
+    #[test]
+    fn at_most_64_members_are_kept() {
+        let members: Vec<String> = (0..65).map(|i| format!("k{i}=v")).collect();
+        let forwarded = limit(&[&members[..30].join(","), &members[30..].join(",")]).unwrap();
+        assert_eq!(forwarded, members[..64].join(","));
+        let exactly_64 = members[..64].join(",");
+        assert_eq!(limit(&[&exactly_64]).unwrap(), exactly_64);
+    }
+
+    #[test]
+    fn at_most_8192_bytes_with_whole_members() {
+        // 9 members of 1000 bytes: 8 fit (8007 bytes with commas), the 9th does not.
+        let members: Vec<String> = (0..9)
+            .map(|i| format!("k{i}={}", "v".repeat(997)))
+            .collect();
+        let mut values: Vec<&str> = members.iter().map(String::as_str).collect();
+        values.push("small=1");
+        let forwarded = limit(&values).unwrap();
+        assert!(forwarded.len() <= MAX_BYTES);
+        assert_eq!(forwarded, format!("{},small=1", members[..8].join(",")));
+
+        let exact = format!("k={}", "v".repeat(MAX_BYTES - 2));
+        assert_eq!(limit(&[&exact]).unwrap().len(), MAX_BYTES);
+        let over = format!("k={}", "v".repeat(MAX_BYTES - 1));
+        assert_eq!(limit(&[&over]), None);
+    }
+}

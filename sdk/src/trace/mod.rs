@@ -1,0 +1,152 @@
+//! Trace-context propagation: W3C Trace Context (Level 2), B3, W3C Baggage and
+//! `x-request-id`.
+//!
+//! Pure logic with no host calls. Header values come in as raw bytes (possibly not UTF-8),
+//! and since a header can be repeated, every parser takes all the values of its header as
+//! `&[&[u8]]`, in the order they were received. Leading and trailing optional whitespace
+//! (space and horizontal tab) around each value is not part of the value and is ignored.
+//!
+//! Anything that needs randomness takes a random source `&mut dyn FnMut(&mut [u8])` that
+//! fills the buffer it is given (in a filter, the host's random bytes). Generated trace and
+//! span ids are never all-zero, whatever the source returns.
+//!
+//! | header | module | entry point |
+//! | --- | --- | --- |
+//! | `traceparent` | [`traceparent`] | [`TraceParent::parse`], [`TraceParent::to_header`] |
+//! | `tracestate` | [`tracestate`] | [`TraceState::parse`], [`TraceState::to_header`] |
+//! | `b3`, `x-b3-*` | [`b3`] | [`B3::extract`], [`B3::to_single_header`], [`B3::to_multi_headers`] |
+//! | `baggage` | [`baggage`] | [`limit_baggage`] |
+//! | `x-request-id` | [`request_id`] | [`new_request_id`] |
+//!
+//! [`SpanContext`] (trace id, span id, [`Sampling`]) is the common form between the W3C and
+//! B3 representations: [`TraceParent::to_span_context`], [`TraceParent::from_span_context`],
+//! [`B3::from_traceparent`] and [`B3::to_traceparent`] convert both ways.
+//!
+//! # Rules for callers
+//!
+//! - **Never parse `tracestate` when `traceparent` is invalid or missing.** The W3C
+//!   specification requires it: when [`TraceParent::parse`] fails, restart the trace (new
+//!   ids) and start from an empty [`TraceState`] instead of calling [`TraceState::parse`].
+//!   The opposite does not hold: a bad `tracestate` never invalidates `traceparent`.
+//! - A `traceparent` of a higher version is parsed by the forward-compatibility rules and is
+//!   always sent on as version `00`.
+//! - When the trace is continued, keep the trace id and flags and give the outgoing request
+//!   a new parent id ([`TraceParent::child`], [`SpanContext::child`]).
+
+pub mod b3;
+pub mod baggage;
+pub mod context;
+pub mod ids;
+pub mod request_id;
+pub mod traceparent;
+pub mod tracestate;
+
+pub use b3::{B3Error, B3MultiValues, B3};
+pub use baggage::limit_baggage;
+pub use context::{Sampling, SpanContext};
+pub use ids::{SpanId, TraceId};
+pub use request_id::{new_request_id, uuid_v4};
+pub use traceparent::{TraceParent, TraceParentError};
+pub use tracestate::{TraceState, TraceStateError};
+
+/// Removes leading and trailing optional whitespace (space, horizontal tab) from a header
+/// value or list member.
+pub(crate) fn trim_ows(value: &[u8]) -> &[u8] {
+    let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = value.iter().position(|b| !is_ows(b)).unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|b| !is_ows(b))
+        .map_or(start, |i| i + 1);
+    value.get(start..end).unwrap_or_default()
+}
+
+/// How many values a header that must appear at most once was received with.
+pub(crate) enum SingleValue<'a> {
+    /// The header is absent.
+    Missing,
+    /// The header appears once, with this value (optional whitespace removed).
+    One(&'a [u8]),
+    /// The header appears more than once.
+    Repeated,
+}
+
+/// Classifies the values of a header that must appear at most once.
+pub(crate) fn single_value<'a>(values: &[&'a [u8]]) -> SingleValue<'a> {
+    match values {
+        [] => SingleValue::Missing,
+        [value] => SingleValue::One(trim_ows(value)),
+        _ => SingleValue::Repeated,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    /// Bytes that matter to the parsers, plus a few that are never valid.
+    const ALPHABET: &[u8] = b"0123456789abcdefABCDEF-=,;@ \t_*/dxz\"\\\x00\x7f\x80\xc3\xff";
+
+    #[test]
+    fn parsers_never_panic_on_arbitrary_bytes() {
+        let mut seed = 0x9e37_79b9_u32;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed as usize
+        };
+        let valid = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_vec();
+        for round in 0..3000 {
+            // Half the inputs are mutations of a valid value, half are random strings.
+            let mut bytes = if round % 2 == 0 {
+                valid.clone()
+            } else {
+                Vec::new()
+            };
+            let extra = next() % 70;
+            for _ in 0..extra {
+                let byte = ALPHABET
+                    .get(next() % ALPHABET.len())
+                    .copied()
+                    .unwrap_or(b'-');
+                match bytes.len() {
+                    0 => bytes.push(byte),
+                    len if next() % 2 == 0 => bytes.insert(next() % len, byte),
+                    len => {
+                        if let Some(slot) = bytes.get_mut(next() % len) {
+                            *slot = byte;
+                        }
+                    }
+                }
+            }
+            let values: [&[u8]; 1] = [&bytes];
+            let _ = TraceParent::parse(&values);
+            let state = TraceState::parse(&values);
+            assert!(state.len() <= tracestate::MAX_ENTRIES);
+            let _ = B3::extract_single(&values);
+            let multi = B3MultiValues {
+                trace_id: &values,
+                span_id: &values,
+                parent_span_id: &values,
+                sampled: &values,
+                flags: &values,
+            };
+            let _ = B3::extract_multi(&multi);
+            if let Some(baggage) = limit_baggage(&values) {
+                assert!(baggage.len() <= baggage::MAX_BYTES);
+            }
+        }
+    }
+
+    #[test]
+    fn trim_ows_removes_spaces_and_tabs_at_both_ends_only() {
+        assert_eq!(trim_ows(b" \ta b\t "), b"a b");
+        assert_eq!(trim_ows(b"   "), b"");
+        assert_eq!(trim_ows(b""), b"");
+        assert_eq!(trim_ows(b"x"), b"x");
+    }
+}
