@@ -42,6 +42,7 @@ pub mod headers;
 pub mod metrics;
 pub mod path;
 pub mod reply;
+pub mod trace;
 pub mod wire;
 
 #[cfg(feature = "host")]
