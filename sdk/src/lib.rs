@@ -39,6 +39,7 @@
 
 pub mod config;
 pub mod headers;
+pub mod identity;
 pub mod metrics;
 pub mod path;
 pub mod reply;

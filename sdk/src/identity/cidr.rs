@@ -1,0 +1,134 @@
+//! CIDR blocks and Envoy's `source.address` (`ip:port`).
+
+use std::fmt;
+use std::net::IpAddr;
+
+/// An address block such as `10.0.0.0/8` or `fd00::/8`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    network: IpAddr,
+    prefix: u8,
+}
+
+/// Why a CIDR string was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CidrError(String);
+
+impl fmt::Display for CidrError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn bits(ip: IpAddr) -> (u128, u8) {
+    match ip {
+        IpAddr::V4(v4) => (u128::from(u32::from(v4)), 32),
+        IpAddr::V6(v6) => (u128::from(v6), 128),
+    }
+}
+
+fn mask(prefix: u8, width: u8) -> u128 {
+    if prefix == 0 {
+        0
+    } else {
+        let all = if width == 32 {
+            u128::from(u32::MAX)
+        } else {
+            u128::MAX
+        };
+        all & !((1u128 << (width - prefix)) - 1)
+    }
+}
+
+impl Cidr {
+    /// Parses `addr/prefix`; a bare address is a single-host block. Host bits must be zero.
+    pub fn parse(text: &str) -> Result<Self, CidrError> {
+        let (addr, prefix) = match text.split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix)),
+            None => (text, None),
+        };
+        let network: IpAddr = addr
+            .parse()
+            .map_err(|_| CidrError(format!("`{addr}` is not an IP address")))?;
+        let width = bits(network).1;
+        let prefix = match prefix {
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= width)
+                .ok_or_else(|| {
+                    CidrError(format!("prefix length must be 0 to {width}, found `{p}`"))
+                })?,
+            None => width,
+        };
+        let (value, _) = bits(network);
+        if value & !mask(prefix, width) != 0 {
+            return Err(CidrError(format!("`{text}` has host bits set")));
+        }
+        Ok(Self { network, prefix })
+    }
+
+    /// Whether `ip` is inside the block (an IPv4-mapped IPv6 address counts as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        let ((net, width), (value, ip_width)) = (bits(self.network), bits(ip));
+        width == ip_width && value & mask(self.prefix, width) == net
+    }
+}
+
+/// The IP of Envoy's `source.address` value (`1.2.3.4:5678`, `[::1]:5678`, or a bare IP).
+pub fn parse_source_address(address: &str) -> Option<IpAddr> {
+    if let Ok(ip) = address.parse() {
+        return Some(ip);
+    }
+    if let Some(rest) = address.strip_prefix('[') {
+        return rest.split_once(']')?.0.parse().ok();
+    }
+    address.rsplit_once(':')?.0.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn contains_by_prefix() {
+        let block = Cidr::parse("10.1.0.0/16").unwrap();
+        assert!(block.contains(ip("10.1.2.3")));
+        assert!(!block.contains(ip("10.2.0.1")));
+        assert!(block.contains(ip("::ffff:10.1.0.9")));
+        assert!(!block.contains(ip("fd00::1")));
+        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains(ip("8.8.8.8")));
+        assert!(Cidr::parse("127.0.0.1").unwrap().contains(ip("127.0.0.1")));
+        assert!(!Cidr::parse("127.0.0.1").unwrap().contains(ip("127.0.0.2")));
+        assert!(Cidr::parse("fd00::/8").unwrap().contains(ip("fd12::1")));
+    }
+
+    #[test]
+    fn bad_blocks_are_refused() {
+        for bad in ["10.0.0.0/33", "10.0.0.1/8", "x/8", "10.0.0.0/", "::/129"] {
+            assert!(Cidr::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn source_addresses() {
+        assert_eq!(
+            parse_source_address("127.0.0.1:4000"),
+            Some(ip("127.0.0.1"))
+        );
+        assert_eq!(parse_source_address("[::1]:4000"), Some(ip("::1")));
+        assert_eq!(parse_source_address("::1"), Some(ip("::1")));
+        assert_eq!(parse_source_address("nonsense"), None);
+    }
+}
