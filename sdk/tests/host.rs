@@ -1,0 +1,198 @@
+//! The SDK's host bindings (headers, properties, metrics, logging) through the emulator.
+
+use std::cell::RefCell;
+use wasmesh_sdk::metrics::{Counter, Histogram};
+use wasmesh_sdk::testing::{Host, LogLevel};
+use wasmesh_sdk::{properties, ConfigError, Filter, Flow, Http};
+
+thread_local! {
+    static SEEN: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+fn seen(line: String) {
+    SEEN.with(|s| s.borrow_mut().push(line));
+}
+
+fn take_seen() -> Vec<String> {
+    SEEN.with(|s| s.borrow_mut().drain(..).collect())
+}
+
+/// Reports what the SDK reads from the host; counts by a client-chosen tag (to test the cap).
+struct Probe {
+    by_tag: Counter,
+    sizes: Histogram,
+}
+
+impl Filter for Probe {
+    const NAME: &'static str = "probe";
+    type Config = ();
+    type Stream = ();
+
+    fn default_config() -> Option<()> {
+        Some(())
+    }
+
+    fn compile(_: ()) -> Result<Self, ConfigError> {
+        Ok(Probe {
+            by_tag: Counter::new("probe_total", &["tag", "kind"]).with_tag_set_cap(3),
+            sizes: Histogram::new("probe_bytes", &[]),
+        })
+    }
+
+    fn on_request_headers(&self, _: &mut (), http: &Http) -> Flow {
+        let headers = http.request_headers();
+        let tags: Vec<String> = headers
+            .values("x-tag")
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .collect();
+        seen(format!("x-tag values {tags:?}"));
+        seen(format!(
+            "single x-tag {:?}",
+            headers.single("x-tag").map(|v| v.len())
+        ));
+        if let Some(raw) = http.request_header("x-raw") {
+            seen(format!("x-raw bytes {raw:?}"));
+        }
+        for tag in &tags {
+            self.by_tag.increment(&[tag, "k"]);
+        }
+        http.add_request_header("x-added", b"a");
+        http.add_request_header("x-added", b"b");
+        http.remove_request_header("x-remove");
+        log::info!("saw {} headers", headers.len());
+        seen(format!("mtls {:?}", properties::mtls()));
+        seen(format!("san {:?}", properties::peer_uri_san()));
+        seen(format!("source {:?}", properties::source_address()));
+        seen(format!("route {:?}", properties::route_name()));
+        Flow::Continue
+    }
+
+    fn on_log(&self, _: &mut (), _: &Http) {
+        seen(format!("code {:?}", properties::response_code()));
+        seen(format!("flags {:?}", properties::response_flags()));
+        seen(format!(
+            "duration {:?}",
+            properties::request_duration_nanos()
+        ));
+        if let Some(size) = properties::request_total_size() {
+            self.sizes.record(&[], size);
+        }
+    }
+}
+
+fn host() -> Host {
+    take_seen();
+    let host = Host::new(wasmesh_sdk::register::<Probe>);
+    assert!(host.configure(""));
+    host
+}
+
+#[test]
+fn repeated_and_non_utf8_headers_are_all_seen() {
+    let host = host();
+    let stream = host.stream();
+    stream.send_request_headers_bytes(vec![
+        (b":path".to_vec(), b"/".to_vec()),
+        (b"x-tag".to_vec(), b"a".to_vec()),
+        (b"x-tag".to_vec(), b"b".to_vec()),
+        (b"x-raw".to_vec(), vec![0xff, 0x00, b'z']),
+        (b"x-remove".to_vec(), b"1".to_vec()),
+        (b"x-remove".to_vec(), b"2".to_vec()),
+    ]);
+    let seen = take_seen();
+    assert!(
+        seen.contains(&r#"x-tag values ["a", "b"]"#.to_owned()),
+        "{seen:?}"
+    );
+    assert!(seen.contains(&"single x-tag Err(2)".to_owned()), "{seen:?}");
+    assert!(
+        seen.contains(&"x-raw bytes [255, 0, 122]".to_owned()),
+        "{seen:?}"
+    );
+    assert_eq!(stream.request_header_values("x-added"), ["a", "b"]);
+    assert!(stream.request_header_values("x-remove").is_empty());
+    assert!(host.logged(LogLevel::Info, "saw 6 headers"));
+}
+
+#[test]
+fn typed_properties_read_what_envoy_encodes() {
+    let host = host();
+    host.set_property(&["connection", "mtls"], true);
+    host.set_property(
+        &["connection", "uri_san_peer_certificate"],
+        "spiffe://td/sa/a",
+    );
+    host.set_property(&["source", "address"], "10.0.0.1:4242");
+    let stream = host.stream();
+    stream.set_property(&["response", "code"], 503i64);
+    stream.set_property(&["response", "flags"], 0x20i64);
+    stream.set_property(&["request", "duration"], 1_500_000i64);
+    stream.set_property(&["request", "total_size"], 321i64);
+    stream.send_request_headers(&[(":path", "/")]);
+    stream.finish();
+    let seen = take_seen();
+    for line in [
+        "mtls Some(true)",
+        r#"san Some("spiffe://td/sa/a")"#,
+        r#"source Some("10.0.0.1:4242")"#,
+        "route None",
+        "code Some(503)",
+        "flags Some(32)",
+        "duration Some(1500000)",
+    ] {
+        assert!(seen.contains(&line.to_owned()), "{line} not in {seen:?}");
+    }
+    assert_eq!(host.metric("probe_bytes").unwrap().samples, [321]);
+}
+
+#[test]
+fn malformed_properties_read_as_absent() {
+    let host = host();
+    host.set_property(&["connection", "mtls"], &b"\x07\x07"[..]);
+    let stream = host.stream();
+    stream.set_property(&["response", "code"], &b"\x01"[..]);
+    stream.send_request_headers(&[(":path", "/")]);
+    stream.finish();
+    let seen = take_seen();
+    assert!(seen.contains(&"mtls None".to_owned()), "{seen:?}");
+    assert!(seen.contains(&"code None".to_owned()), "{seen:?}");
+}
+
+#[test]
+fn tag_sets_past_the_cap_count_as_other() {
+    let host = host();
+    for tag in ["a", "b", "a", "c", "d", "e", "a"] {
+        host.stream()
+            .send_request_headers(&[(":path", "/"), ("x-tag", tag)]);
+    }
+    let count = |tag: &str, kind: &str| {
+        host.counter(&Host::stat_name(
+            "probe_total",
+            &[("tag", tag), ("kind", kind)],
+        ))
+    };
+    assert_eq!(count("a", "k"), Some(3));
+    assert_eq!(count("b", "k"), Some(1));
+    assert_eq!(count("c", "k"), Some(1));
+    assert_eq!(count("d", "k"), None);
+    assert_eq!(count("other", "other"), Some(2));
+    // One host stat per tag set: ids are cached, not redefined per request.
+    let defined = host
+        .metrics()
+        .iter()
+        .filter(|m| m.name.starts_with("probe_total"))
+        .count();
+    assert_eq!(defined, 4);
+}
+
+#[test]
+fn a_tag_value_cannot_forge_another_tag() {
+    let host = host();
+    host.stream()
+        .send_request_headers(&[(":path", "/"), ("x-tag", "x;.;.kind=.=admin")]);
+    let names: Vec<String> = host.metrics().into_iter().map(|m| m.name).collect();
+    assert!(
+        names.contains(&"probe_total.tag=.=x%3B.%3B.kind%3D.%3Dadmin;.;.kind=.=k;.;".to_owned()),
+        "{names:?}"
+    );
+}
