@@ -79,7 +79,7 @@ unit-test:
 
 wasm-test: rust-targets wasm-bindgen-runner
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-	  cargo test -q -p wasmesh-sdk --no-default-features --target wasm32-unknown-unknown
+	  cargo test -p wasmesh-sdk --no-default-features --target wasm32-unknown-unknown
 
 e2e-test: build envoy
 	cargo test -q -p wasmesh-e2e

@@ -1,4 +1,5 @@
 //! A chain of filters in one module, driven through the proxy-wasm dispatcher.
+#![cfg(not(target_arch = "wasm32"))]
 
 use serde::Deserialize;
 use std::cell::RefCell;

@@ -1,4 +1,5 @@
 //! The SDK's host bindings (headers, properties, metrics, logging) through the emulator.
+#![cfg(not(target_arch = "wasm32"))]
 
 use std::cell::RefCell;
 use wasmesh_sdk::metrics::{Counter, Histogram};
