@@ -17,6 +17,7 @@
 
 use crate::config::{self, ConfigError};
 use crate::filter::Filter;
+use crate::hooks::Hooks;
 use crate::http::Http;
 use crate::reply::Flow;
 use serde::Deserialize;
@@ -89,6 +90,8 @@ pub fn stage<F: Filter>() -> (&'static str, StageFactory) {
 pub trait Bundle: 'static {
     /// The bundle's name in log lines (e.g. `wasmesh`).
     const NAME: &'static str;
+    /// The union of its filters' [`Filter::HOOKS`].
+    const HOOKS: Hooks = Hooks::ALL;
     /// The filters it offers, by name.
     fn stages() -> Vec<(&'static str, StageFactory)>;
 }
@@ -137,6 +140,7 @@ impl<B: Bundle> Chain<B> {
 
 impl<B: Bundle> Filter for Chain<B> {
     const NAME: &'static str = B::NAME;
+    const HOOKS: Hooks = B::HOOKS;
     type Config = ChainConfig;
     type Stream = ChainStream;
 

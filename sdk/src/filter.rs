@@ -1,6 +1,7 @@
 //! Declaring a filter and wiring it to the proxy-wasm root and HTTP contexts.
 
 use crate::config::{self, ConfigError};
+use crate::hooks::Hooks;
 use crate::host;
 use crate::http::Http;
 use crate::reply::Flow;
@@ -22,6 +23,9 @@ pub trait Filter: Sized + 'static {
     type Config: DeserializeOwned;
     /// Per-request state, created fresh for every request.
     type Stream: Default + 'static;
+    /// The callbacks this filter implements; the build removes the other exports so Envoy
+    /// does not cross into the VM for them. Declare exactly the hooks you override.
+    const HOOKS: Hooks = Hooks::ALL;
 
     /// The configuration used when Envoy passes none (or an empty string); `None` refuses
     /// a missing configuration.
@@ -70,6 +74,8 @@ pub fn load<F: Filter>(json: &[u8]) -> Result<F, ConfigError> {
 /// [`crate::export_filter!`] generates, and by emulator tests.
 pub fn register<F: Filter>() {
     crate::logging::install();
+    #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+    crate::testing::declare_hooks(F::HOOKS);
     proxy_wasm::set_root_context(|_| Box::new(Root::<F> { filter: None }));
 }
 
@@ -184,5 +190,11 @@ macro_rules! export_filter {
         $crate::__proxy_wasm::main! {{
             $crate::register::<$filter>();
         }}
+
+        /// The hooks this module implements, read by the build to prune exports.
+        #[cfg(all(target_arch = "wasm32", feature = "export"))]
+        #[link_section = "wasmesh.hooks"]
+        #[used]
+        static WASMESH_HOOKS: [u8; 1] = [<$filter as $crate::Filter>::HOOKS.bits()];
     };
 }

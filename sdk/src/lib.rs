@@ -39,6 +39,7 @@
 
 pub mod config;
 pub mod headers;
+pub mod hooks;
 pub mod identity;
 pub mod metrics;
 pub mod path;
@@ -63,6 +64,7 @@ pub mod testing;
 
 pub use config::ConfigError;
 pub use headers::HeaderMap;
+pub use hooks::Hooks;
 pub use reply::{Flow, LocalReply};
 
 #[cfg(feature = "host")]

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 use wasmesh_sdk::metrics::Counter;
-use wasmesh_sdk::{ConfigError, Filter, Flow, Http, LocalReply};
+use wasmesh_sdk::{ConfigError, Filter, Flow, Hooks, Http, LocalReply};
 
 /// The JSON configuration.
 #[derive(Deserialize)]
@@ -24,6 +24,7 @@ pub struct Hello {
 
 impl Filter for Hello {
     const NAME: &'static str = "hello";
+    const HOOKS: Hooks = Hooks::REQUEST_HEADERS;
     type Config = Config;
     type Stream = ();
 

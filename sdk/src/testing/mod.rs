@@ -56,6 +56,20 @@ pub(crate) fn fill_random(buf: &mut [u8]) {
     });
 }
 
+/// Records the hooks of the filter being registered: the emulator then calls only those,
+/// as Envoy does once the build has pruned the other exports.
+pub(crate) fn declare_hooks(hooks: crate::hooks::Hooks) {
+    with(|s| s.hooks = hooks);
+}
+
+fn has_hook(hook: crate::hooks::Hooks) -> bool {
+    with(|s| s.hooks.contains(hook))
+}
+
+fn pruned() -> bool {
+    with(|s| s.hooks != crate::hooks::Hooks::ALL)
+}
+
 fn pairs(headers: &[(&str, &str)]) -> Pairs {
     headers
         .iter()
@@ -255,6 +269,9 @@ impl HttpStream {
     pub fn send_request_headers_bytes(&self, headers: Vec<(Vec<u8>, Vec<u8>)>) -> Action {
         let count = headers.len();
         self.enter(|s| s.request_headers = headers);
+        if !has_hook(crate::hooks::Hooks::REQUEST_HEADERS) {
+            return Action::Continue;
+        }
         // SAFETY: calls into the proxy-wasm dispatcher linked into this binary.
         unsafe { proxy_on_request_headers(self.id, count, true) }
     }
@@ -263,6 +280,9 @@ impl HttpStream {
     pub fn send_response_headers(&self, headers: &[(&str, &str)]) -> Action {
         let count = headers.len();
         self.enter(|s| s.response_headers = pairs(headers));
+        if !has_hook(crate::hooks::Hooks::RESPONSE_HEADERS) {
+            return Action::Continue;
+        }
         // SAFETY: calls into the proxy-wasm dispatcher linked into this binary.
         unsafe { proxy_on_response_headers(self.id, count, false) }
     }
@@ -271,6 +291,9 @@ impl HttpStream {
     pub fn send_response_trailers(&self, trailers: &[(&str, &str)]) -> Action {
         let count = trailers.len();
         self.enter(|s| s.response_trailers = pairs(trailers));
+        if !has_hook(crate::hooks::Hooks::RESPONSE_TRAILERS) {
+            return Action::Continue;
+        }
         // SAFETY: calls into the proxy-wasm dispatcher linked into this binary.
         unsafe { proxy_on_response_trailers(self.id, count) }
     }
@@ -312,7 +335,8 @@ impl HttpStream {
         self.enter(|s| s.local_reply.clone())
     }
 
-    /// Ends the stream as Envoy does: done, log, delete.
+    /// Ends the stream as Envoy does: done, log, delete (only the exports a pruned module
+    /// keeps: see [`crate::hooks`]).
     pub fn finish(mut self) {
         self.end();
     }
@@ -323,10 +347,15 @@ impl HttpStream {
         }
         self.finished = true;
         with(|s| s.current = self.id);
+        // A pruned module exports neither `proxy_on_done` nor the hooks it does not declare.
         // SAFETY: calls into the proxy-wasm dispatcher linked into this binary.
         unsafe {
-            proxy_on_done(self.id);
-            proxy_on_log(self.id);
+            if !pruned() {
+                proxy_on_done(self.id);
+            }
+            if has_hook(crate::hooks::Hooks::LOG) {
+                proxy_on_log(self.id);
+            }
             proxy_on_delete(self.id);
         }
         with(|s| s.streams.remove(&self.id));

@@ -84,6 +84,7 @@ pub(crate) struct State {
     pub current: u32,
     pub next_context_id: u32,
     pub streams: HashMap<u32, StreamState>,
+    pub hooks: crate::hooks::Hooks,
 }
 
 impl Default for State {
@@ -100,6 +101,7 @@ impl Default for State {
             current: 0,
             next_context_id: 1,
             streams: HashMap::new(),
+            hooks: crate::hooks::Hooks::ALL,
         }
     }
 }
