@@ -151,8 +151,16 @@ impl EchoServer {
     pub fn start_with(
         handler: impl Fn(&EchoRequest) -> EchoResponse + Send + Sync + 'static,
     ) -> Result<Self, String> {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .map_err(|e| format!("echo server bind failed: {e}"))?;
+        Self::start_on(0, handler)
+    }
+
+    /// Like [`EchoServer::start_with`], on `127.0.0.1:port` (`0`: any free port).
+    pub fn start_on(
+        port: u16,
+        handler: impl Fn(&EchoRequest) -> EchoResponse + Send + Sync + 'static,
+    ) -> Result<Self, String> {
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .map_err(|e| format!("echo server bind to 127.0.0.1:{port} failed: {e}"))?;
         let addr = listener
             .local_addr()
             .map_err(|e| format!("echo server address unknown: {e}"))?;

@@ -70,10 +70,17 @@ pub fn write_stat_name<T: AsRef<str>>(
 
 /// Appends `value` escaped for use inside a stat name: bytes outside
 /// `[A-Za-z0-9._~/:@+-]` become `%XX`, so `;`, `=`, `%` and control bytes can never
-/// end the tag or start another. Values longer than [`MAX_TAG_VALUE_LEN`] are cut.
+/// end the tag or start another; dots at the end become `%2E` (Envoy would drop them and
+/// merge `a.` into `a`). Values longer than [`MAX_TAG_VALUE_LEN`] are cut.
 pub fn escape_tag_value(out: &mut String, value: &str) {
-    for &byte in value.as_bytes().iter().take(MAX_TAG_VALUE_LEN) {
-        if byte.is_ascii_alphanumeric() || b"._~/:@+-".contains(&byte) {
+    let bytes = value.as_bytes();
+    let bytes = bytes.get(..MAX_TAG_VALUE_LEN).unwrap_or(bytes);
+    // Envoy drops dots at the end of a tag value, so they are escaped too.
+    let trailing_dots = bytes.iter().rev().take_while(|&&b| b == b'.').count();
+    let kept_dots = bytes.len() - trailing_dots;
+    for (index, &byte) in bytes.iter().enumerate() {
+        let plain = byte.is_ascii_alphanumeric() || b"_~/:@+-".contains(&byte);
+        if plain || (byte == b'.' && index < kept_dots) {
             out.push(char::from(byte));
         } else {
             let _ = write!(out, "%{byte:02X}");
@@ -81,12 +88,24 @@ pub fn escape_tag_value(out: &mut String, value: &str) {
     }
 }
 
+/// Where one recording went: to its own tag set, or to the overflow set because the family
+/// reached its cap of tag sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Recorded under the given tag values.
+    Tagged,
+    /// Recorded with every tag set to [`OVERFLOW_VALUE`]: the family is at its cap.
+    Overflow,
+    /// Not recorded: the host refused to define the stat.
+    Dropped,
+}
+
 #[cfg(feature = "host")]
 pub use family::{Counter, Gauge, Histogram};
 
 #[cfg(feature = "host")]
 mod family {
-    use super::{write_stat_name, MetricKind, DEFAULT_TAG_SET_CAP, OVERFLOW_VALUE};
+    use super::{write_stat_name, MetricKind, Recorded, DEFAULT_TAG_SET_CAP, OVERFLOW_VALUE};
     use crate::host;
     use proxy_wasm::types::MetricType;
     use std::cell::RefCell;
@@ -128,19 +147,33 @@ mod family {
 
         /// The host stat id for these tag values, defining it on first use.
         fn id(&self, values: &[&str]) -> Option<u32> {
+            self.id_checked(values).map(|(id, _)| id)
+        }
+
+        /// The host stat id for these tag values, and whether it is the overflow stat.
+        fn id_checked(&self, values: &[&str]) -> Option<(u32, bool)> {
             let mut scratch = self.scratch.try_borrow_mut().ok()?;
             scratch.clear();
             write_stat_name(&mut scratch, &self.name, &self.tag_names, values);
             let mut ids = self.ids.try_borrow_mut().ok()?;
             if let Some(&id) = ids.get(scratch.as_str()) {
-                return Some(id);
+                return Some((id, false));
             }
             if ids.len() >= self.cap {
-                return self.overflow();
+                return self.overflow().map(|id| (id, true));
             }
             let id = self.define(&scratch)?;
             ids.insert(scratch.as_str().into(), id);
-            Some(id)
+            Some((id, false))
+        }
+
+        /// The stat for `values` and where a recording to it goes.
+        fn target(&self, values: &[&str]) -> (Option<u32>, Recorded) {
+            match self.id_checked(values) {
+                Some((id, false)) => (Some(id), Recorded::Tagged),
+                Some((id, true)) => (Some(id), Recorded::Overflow),
+                None => (None, Recorded::Dropped),
+            }
         }
 
         fn overflow(&self) -> Option<u32> {
@@ -212,6 +245,16 @@ mod family {
             }
         }
 
+        /// Adds `n` for the tag set `values` and tells where it went (its own stat, or the
+        /// overflow stat once the family is at its cap).
+        pub fn add_checked(&self, values: &[&str], n: u64) -> Recorded {
+            let (id, recorded) = self.0.target(values);
+            if let Some(id) = id {
+                host::increment_metric(id, i64::try_from(n).unwrap_or(i64::MAX));
+            }
+            recorded
+        }
+
         /// The current value for the tag set, as the host reports it.
         pub fn value(&self, values: &[&str]) -> Option<u64> {
             host::metric_value(self.0.id(values)?)
@@ -240,6 +283,16 @@ mod family {
             if let Some(id) = self.0.id(values) {
                 host::record_metric(id, sample);
             }
+        }
+
+        /// Records one sample for the tag set `values` and tells where it went (its own
+        /// stat, or the overflow stat once the family is at its cap).
+        pub fn record_checked(&self, values: &[&str], sample: u64) -> Recorded {
+            let (id, recorded) = self.0.target(values);
+            if let Some(id) = id {
+                host::record_metric(id, sample);
+            }
+            recorded
         }
     }
 }
@@ -289,6 +342,13 @@ mod tests {
     #[test]
     fn control_bytes_space_and_percent_are_escaped() {
         assert_eq!(stat("m", &["t"], &["a b\n%"]), "m.t=.=a%20b%0A%25;.;");
+    }
+
+    #[test]
+    fn trailing_dots_are_escaped() {
+        assert_eq!(stat("m", &["t"], &["a.b."]), "m.t=.=a.b%2E;.;");
+        assert_eq!(stat("m", &["t"], &[".."]), "m.t=.=%2E%2E;.;");
+        assert_eq!(stat("m", &["t"], &[".a"]), "m.t=.=.a;.;");
     }
 
     #[test]
