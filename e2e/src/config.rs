@@ -9,7 +9,7 @@
 //! | written in the file                          | becomes                                 |
 //! |----------------------------------------------|-----------------------------------------|
 //! | `port_value: 10000` .. `port_value: 10099`   | `port_value: 0` (listeners)             |
-//! | `port_value: 9901`                           | `port_value: 0` (admin)                 |
+//! | `port_value: 9901` .. `port_value: 9999`     | `port_value: 0` (admin)                 |
 //! | `port_value: 8000` .. `port_value: 8099`     | the port given by [`EnvoyConfig::upstream`] for it (the application) |
 //! | `address: 0.0.0.0`                           | `address: 127.0.0.1`                    |
 //! | `filename: dist/...`                         | `filename: <repo>/dist/...`             |
@@ -25,8 +25,9 @@ use crate::paths;
 
 /// Listener ports in checked-in configs; rendered as port 0 (any free port).
 const LISTENER_PORTS: std::ops::RangeInclusive<u16> = 10000..=10099;
-/// The admin port in checked-in configs; rendered as port 0.
-const ADMIN_PORT: u16 = 9901;
+/// Admin ports in checked-in configs (9901, or 9902.. where several Envoys run side by
+/// side as-is); rendered as port 0.
+const ADMIN_PORTS: std::ops::RangeInclusive<u16> = 9901..=9999;
 /// Upstream application ports in checked-in configs; mapped to test servers.
 const UPSTREAM_PORTS: std::ops::RangeInclusive<u16> = 8000..=8099;
 
@@ -114,7 +115,7 @@ impl EnvoyConfig {
             yaml = yaml.replace(from.as_str(), to);
         }
         let yaml = rewrite_ports(&yaml, |port| {
-            if LISTENER_PORTS.contains(&port) || port == ADMIN_PORT {
+            if LISTENER_PORTS.contains(&port) || ADMIN_PORTS.contains(&port) {
                 return Ok(0);
             }
             if UPSTREAM_PORTS.contains(&port) {

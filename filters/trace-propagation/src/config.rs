@@ -1,0 +1,316 @@
+//! The JSON configuration and its compiled form, [`Settings`].
+
+use serde::Deserialize;
+use wasmesh_sdk::trace::TraceState;
+use wasmesh_sdk::ConfigError;
+
+use crate::sampler::Sampler;
+
+/// The JSON configuration. Every field is optional; `{}` is a sidecar that continues
+/// incoming traces, gives each forwarded request a new span id, samples every new trace
+/// and sends W3C headers.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Whether this filter instance gives the request it forwards a new span id (W3C
+    /// `parent-id`, B3 `SpanId`). Default `true`.
+    #[serde(default = "yes")]
+    pub new_span_id: bool,
+    /// The header formats sent on, at least one. Default `["w3c"]`.
+    #[serde(default = "default_inject")]
+    pub inject: Vec<Format>,
+    /// How sampling decisions are made.
+    #[serde(default)]
+    pub sampling: SamplingConfig,
+    /// What to do with an incoming trace context. Default `continue`.
+    #[serde(default)]
+    pub trust_boundary: TrustBoundary,
+    /// With `trust_boundary: restart`, the `tracestate` key under which the incoming
+    /// context is kept (as a version `00` `traceparent` value); absent, it is dropped.
+    #[serde(default)]
+    pub restart_tracestate_key: Option<String>,
+    /// A response header that receives the trace id (32 hex digits); absent, none is set.
+    #[serde(default)]
+    pub response_trace_id_header: Option<String>,
+    /// Whether the W3C `baggage` header is forwarded (within its limits) or removed.
+    /// Default `true`.
+    #[serde(default = "yes")]
+    pub baggage: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            new_span_id: true,
+            inject: default_inject(),
+            sampling: SamplingConfig::default(),
+            trust_boundary: TrustBoundary::default(),
+            restart_tracestate_key: None,
+            response_trace_id_header: None,
+            baggage: true,
+        }
+    }
+}
+
+/// A trace-context header format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// W3C `traceparent` and `tracestate`.
+    W3c,
+    /// The single B3 header `b3`.
+    B3,
+    /// The multiple B3 headers `x-b3-*`.
+    B3multi,
+}
+
+/// `sampling` in the configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamplingConfig {
+    /// The probability (0.0 to 1.0) that a trace this filter decides on is sampled.
+    /// Default `1.0`.
+    #[serde(default = "one")]
+    pub probability: f64,
+    /// Whether an incoming sampling decision is kept. `false` (for an edge) decides every
+    /// request again with `probability`. Default `true`.
+    #[serde(default = "yes")]
+    pub trust_incoming: bool,
+}
+
+impl Default for SamplingConfig {
+    fn default() -> Self {
+        Self {
+            probability: 1.0,
+            trust_incoming: true,
+        }
+    }
+}
+
+/// What to do with the trace context a request arrives with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrustBoundary {
+    /// Continue the incoming trace (inside the mesh).
+    #[default]
+    Continue,
+    /// Start a new trace for every request (at the edge, for outside traffic).
+    Restart,
+}
+
+/// The compiled configuration.
+#[derive(Debug)]
+pub struct Settings {
+    /// See [`Config::new_span_id`].
+    pub new_span_id: bool,
+    /// See [`Config::inject`]; no duplicates.
+    pub inject: Vec<Format>,
+    /// The sampling rule.
+    pub sampler: Sampler,
+    /// What happens to an incoming context.
+    pub boundary: Boundary,
+    /// See [`Config::response_trace_id_header`].
+    pub response_trace_id_header: Option<String>,
+    /// See [`Config::baggage`].
+    pub baggage: bool,
+}
+
+/// The compiled trust boundary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Boundary {
+    /// Continue incoming traces.
+    Continue,
+    /// Restart every trace, keeping the incoming context under this `tracestate` key when
+    /// there is one.
+    Restart {
+        /// The key, already validated.
+        link_key: Option<String>,
+    },
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn default_inject() -> Vec<Format> {
+    vec![Format::W3c]
+}
+
+impl Settings {
+    /// Validates `config`; errors name the JSON path of the field.
+    pub fn compile(config: Config) -> Result<Self, ConfigError> {
+        if config.inject.is_empty() {
+            return Err(ConfigError::at(
+                "inject",
+                "list at least one of `w3c`, `b3`, `b3multi`",
+            ));
+        }
+        for (index, format) in config.inject.iter().enumerate() {
+            if config
+                .inject
+                .get(..index)
+                .unwrap_or_default()
+                .contains(format)
+            {
+                return Err(ConfigError::at(
+                    format!("inject[{index}]"),
+                    "format listed twice",
+                ));
+            }
+        }
+        let sampler = Sampler::new(config.sampling.probability, config.sampling.trust_incoming)
+            .ok_or_else(|| {
+                ConfigError::at("sampling.probability", "must be between 0.0 and 1.0")
+            })?;
+        let boundary = match (config.trust_boundary, config.restart_tracestate_key) {
+            (TrustBoundary::Continue, None) => Boundary::Continue,
+            (TrustBoundary::Continue, Some(_)) => {
+                return Err(ConfigError::at(
+                    "restart_tracestate_key",
+                    "only used with `\"trust_boundary\": \"restart\"`",
+                ))
+            }
+            (TrustBoundary::Restart, None) => Boundary::Restart { link_key: None },
+            (TrustBoundary::Restart, Some(key)) => {
+                if TraceState::new().put_front(&key, "x").is_err() {
+                    return Err(ConfigError::at(
+                        "restart_tracestate_key",
+                        "not a valid tracestate key (lowercase letter first, then up to 255 of \
+                         `a-z0-9_-*/`, or `tenant@system`)",
+                    ));
+                }
+                Boundary::Restart {
+                    link_key: Some(key),
+                }
+            }
+        };
+        if let Some(name) = &config.response_trace_id_header {
+            if !is_header_name(name) {
+                return Err(ConfigError::at(
+                    "response_trace_id_header",
+                    "must be a lowercase header name (letters, digits, `-`, `_`, ...)",
+                ));
+            }
+        }
+        Ok(Self {
+            new_span_id: config.new_span_id,
+            inject: config.inject,
+            sampler,
+            boundary,
+            response_trace_id_header: config.response_trace_id_header,
+            baggage: config.baggage,
+        })
+    }
+}
+
+/// A non-empty RFC 9110 token without uppercase letters (Envoy keeps names lowercase).
+fn is_header_name(name: &str) -> bool {
+    let tchar =
+        |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b);
+    !name.is_empty() && name.bytes().all(tchar)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn compile(json: &str) -> Result<Settings, ConfigError> {
+        Settings::compile(wasmesh_sdk::config::parse::<Config>(json.as_bytes())?)
+    }
+
+    fn error(json: &str) -> String {
+        compile(json).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn empty_config_has_the_documented_defaults() {
+        let settings = compile("{}").unwrap();
+        assert!(settings.new_span_id);
+        assert_eq!(settings.inject, [Format::W3c]);
+        assert_eq!(settings.sampler, Sampler::new(1.0, true).unwrap());
+        assert_eq!(settings.boundary, Boundary::Continue);
+        assert_eq!(settings.response_trace_id_header, None);
+        assert!(settings.baggage);
+        let default = Settings::compile(Config::default()).unwrap();
+        assert_eq!(default.inject, settings.inject);
+        assert_eq!(default.sampler, settings.sampler);
+    }
+
+    #[test]
+    fn a_full_config_compiles() {
+        let settings = compile(
+            r#"{"new_span_id": false, "inject": ["b3multi", "w3c", "b3"],
+                "sampling": {"probability": 0.25, "trust_incoming": false},
+                "trust_boundary": "restart", "restart_tracestate_key": "edge@wasmesh",
+                "response_trace_id_header": "x-trace-id", "baggage": false}"#,
+        )
+        .unwrap();
+        assert!(!settings.new_span_id);
+        assert_eq!(settings.inject, [Format::B3multi, Format::W3c, Format::B3]);
+        assert_eq!(settings.sampler, Sampler::new(0.25, false).unwrap());
+        assert_eq!(
+            settings.boundary,
+            Boundary::Restart {
+                link_key: Some("edge@wasmesh".to_owned())
+            }
+        );
+        assert_eq!(
+            settings.response_trace_id_header.as_deref(),
+            Some("x-trace-id")
+        );
+        assert!(!settings.baggage);
+    }
+
+    #[test]
+    fn integer_probabilities_are_accepted() {
+        assert_eq!(
+            compile(r#"{"sampling": {"probability": 0}}"#)
+                .unwrap()
+                .sampler,
+            Sampler::new(0.0, true).unwrap()
+        );
+        assert!(compile(r#"{"sampling": {"probability": 1}}"#).is_ok());
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert_eq!(
+            error(r#"{"sampling": {"probability": 1.5}}"#),
+            "config.sampling.probability: must be between 0.0 and 1.0"
+        );
+        assert_eq!(
+            error(r#"{"sampling": {"probability": -0.1}}"#),
+            "config.sampling.probability: must be between 0.0 and 1.0"
+        );
+        assert_eq!(
+            error(r#"{"inject": []}"#),
+            "config.inject: list at least one of `w3c`, `b3`, `b3multi`"
+        );
+        assert_eq!(
+            error(r#"{"inject": ["w3c", "b3", "w3c"]}"#),
+            "config.inject[2]: format listed twice"
+        );
+        assert!(error(r#"{"inject": ["zipkin"]}"#).starts_with("config.inject[0]: unknown value"));
+        assert!(error(r#"{"trust_boundary": "maybe"}"#).starts_with("config.trust_boundary:"));
+        assert!(error(r#"{"restart_tracestate_key": "edge"}"#)
+            .starts_with("config.restart_tracestate_key: only used with"));
+        assert!(
+            error(r#"{"trust_boundary": "restart", "restart_tracestate_key": "Edge"}"#)
+                .starts_with("config.restart_tracestate_key: not a valid tracestate key")
+        );
+        assert!(error(r#"{"response_trace_id_header": "X-Trace-Id"}"#)
+            .starts_with("config.response_trace_id_header: must be"));
+        assert!(error(r#"{"response_trace_id_header": ""}"#)
+            .starts_with("config.response_trace_id_header: must be"));
+        assert!(error(r#"{"response_trace_id_header": ":status"}"#)
+            .starts_with("config.response_trace_id_header: must be"));
+        assert!(error(r#"{"sampling": {"rate": 1}}"#)
+            .starts_with("config.sampling.rate: unknown field"));
+        assert!(error(r#"{"new_span": true}"#).starts_with("config.new_span: unknown field"));
+    }
+}

@@ -1,0 +1,121 @@
+//! Request correlation beside the trace context: `x-request-id` and W3C `baggage`.
+
+use wasmesh_sdk::trace::baggage::BAGGAGE;
+use wasmesh_sdk::trace::request_id::X_REQUEST_ID;
+use wasmesh_sdk::trace::{limit_baggage, new_request_id};
+use wasmesh_sdk::HeaderMap;
+
+use crate::plan::Edit;
+
+/// A new UUID v4 `x-request-id` when the request has none, an empty one, or several
+/// (which one would be right is unknown); nothing when it has exactly one.
+pub fn request_id(headers: &HeaderMap, random: &mut dyn FnMut(&mut [u8])) -> Option<Edit> {
+    let blank = |value: &[u8]| value.iter().all(|b| *b == b' ' || *b == b'\t');
+    match headers.single(X_REQUEST_ID) {
+        Ok(value) if !blank(value) => None,
+        _ => Some(Edit::Set(X_REQUEST_ID, new_request_id(random))),
+    }
+}
+
+/// The `baggage` header to forward: with `forward`, within the W3C limits (valid members
+/// only, at most 64 members and 8192 bytes, whole members, repeated fields combined into
+/// one); without, removed. Nothing when there is no baggage or it is forwarded unchanged.
+pub fn baggage(headers: &HeaderMap, forward: bool) -> Option<Edit> {
+    let values: Vec<&[u8]> = headers.values(BAGGAGE).collect();
+    if values.is_empty() {
+        return None;
+    }
+    if !forward {
+        return Some(Edit::Remove(BAGGAGE));
+    }
+    match limit_baggage(&values) {
+        Some(limited) if values.as_slice() == [limited.as_bytes()] => None,
+        Some(limited) => Some(Edit::Set(BAGGAGE, limited)),
+        None => Some(Edit::Remove(BAGGAGE)),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        HeaderMap::new(
+            pairs
+                .iter()
+                .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
+                .collect(),
+        )
+    }
+
+    fn ones(buf: &mut [u8]) {
+        buf.fill(0x11);
+    }
+
+    #[test]
+    fn a_request_id_is_generated_when_absent_blank_or_repeated() {
+        let generated = Some(Edit::Set(
+            X_REQUEST_ID,
+            "11111111-1111-4111-9111-111111111111".to_owned(),
+        ));
+        assert_eq!(request_id(&headers(&[]), &mut ones), generated);
+        assert_eq!(
+            request_id(&headers(&[("x-request-id", " ")]), &mut ones),
+            generated
+        );
+        assert_eq!(
+            request_id(
+                &headers(&[("x-request-id", "a"), ("x-request-id", "b")]),
+                &mut ones
+            ),
+            generated
+        );
+        assert_eq!(
+            request_id(&headers(&[("x-request-id", "abc")]), &mut ones),
+            None
+        );
+    }
+
+    #[test]
+    fn baggage_is_forwarded_within_limits_or_removed() {
+        assert_eq!(baggage(&headers(&[]), true), None);
+        assert_eq!(baggage(&headers(&[("baggage", "a=1,b=2")]), true), None);
+        assert_eq!(
+            baggage(&headers(&[("baggage", "a=1"), ("baggage", "b=2")]), true),
+            Some(Edit::Set(BAGGAGE, "a=1,b=2".to_owned()))
+        );
+        assert_eq!(
+            baggage(&headers(&[("baggage", "a=1, bad key=2")]), true),
+            Some(Edit::Set(BAGGAGE, "a=1".to_owned()))
+        );
+        assert_eq!(
+            baggage(&headers(&[("baggage", "bad key=2")]), true),
+            Some(Edit::Remove(BAGGAGE))
+        );
+        assert_eq!(
+            baggage(&headers(&[("baggage", "a=1")]), false),
+            Some(Edit::Remove(BAGGAGE))
+        );
+    }
+
+    #[test]
+    fn baggage_keeps_at_most_64_whole_members_and_8192_bytes() {
+        let many: Vec<String> = (0..70).map(|i| format!("k{i}=v")).collect();
+        let Some(Edit::Set(_, kept)) = baggage(&headers(&[("baggage", &many.join(","))]), true)
+        else {
+            panic!("not limited")
+        };
+        assert_eq!(kept.split(',').count(), 64);
+        assert!(kept.ends_with("k63=v"));
+        let big = format!("a={},b={},c=1", "x".repeat(5000), "y".repeat(5000));
+        let Some(Edit::Set(_, kept)) = baggage(&headers(&[("baggage", &big)]), true) else {
+            panic!("not limited")
+        };
+        assert!(kept.len() <= 8192);
+        assert!(
+            kept.starts_with("a=x") && kept.ends_with(",c=1"),
+            "whole members only"
+        );
+    }
+}
