@@ -22,7 +22,7 @@ WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-sign-ext --enable-nontrappin
                   --enable-mutable-globals --enable-multivalue --enable-reference-types
 export PATH := $(CURDIR)/$(TOOLS)/bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: build test run envoy clean tools rust-targets wasm-opt wasm-bindgen-runner \
+.PHONY: build test run envoy clean tools rust-targets wasm-opt wasm-bindgen-runner promtool \
         lint unit-test wasm-test e2e-test
 
 ## Toolchain pieces, installed on first use -------------------------------------------------
@@ -36,6 +36,13 @@ wasm-opt:
 	@command -v wasm-opt >/dev/null || { \
 	  echo "installing binaryen (wasm-opt) from Debian"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq binaryen >/dev/null; }
+
+# promtool checks the service-metrics exposition in the e2e tests (Debian's prometheus package).
+promtool:
+	@command -v promtool >/dev/null || { \
+	  echo "installing promtool (Debian's prometheus package)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
 $(TOOLS)/bin/wasm-bindgen-test-runner: Cargo.lock
 	@echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) into $(TOOLS)"
@@ -84,7 +91,7 @@ wasm-test: rust-targets wasm-bindgen-runner
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 	  cargo test -p wasmesh-sdk --no-default-features --target wasm32-unknown-unknown
 
-e2e-test: build envoy
+e2e-test: build envoy promtool
 	cargo test -q -p wasmesh-e2e
 
 test: lint unit-test wasm-test e2e-test

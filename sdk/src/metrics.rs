@@ -69,7 +69,7 @@ pub fn write_stat_name<T: AsRef<str>>(
 }
 
 /// Appends `value` escaped for use inside a stat name: bytes outside
-/// `[A-Za-z0-9._~/:@+-]` become `%XX`, so `;`, `=`, `%` and control bytes can never
+/// `[A-Za-z0-9._~/:@+,-]` become `%XX`, so `;`, `=`, `%` and control bytes can never
 /// end the tag or start another; dots at the end become `%2E` (Envoy would drop them and
 /// merge `a.` into `a`). Values longer than [`MAX_TAG_VALUE_LEN`] are cut.
 pub fn escape_tag_value(out: &mut String, value: &str) {
@@ -79,7 +79,7 @@ pub fn escape_tag_value(out: &mut String, value: &str) {
     let trailing_dots = bytes.iter().rev().take_while(|&&b| b == b'.').count();
     let kept_dots = bytes.len() - trailing_dots;
     for (index, &byte) in bytes.iter().enumerate() {
-        let plain = byte.is_ascii_alphanumeric() || b"_~/:@+-".contains(&byte);
+        let plain = byte.is_ascii_alphanumeric() || b"_~/:@+,-".contains(&byte);
         if plain || (byte == b'.' && index < kept_dots) {
             out.push(char::from(byte));
         } else {
@@ -342,6 +342,11 @@ mod tests {
     #[test]
     fn control_bytes_space_and_percent_are_escaped() {
         assert_eq!(stat("m", &["t"], &["a b\n%"]), "m.t=.=a%20b%0A%25;.;");
+    }
+
+    #[test]
+    fn lists_keep_their_commas() {
+        assert_eq!(stat("m", &["flags"], &["UF,URX"]), "m.flags=.=UF,URX;.;");
     }
 
     #[test]

@@ -1,0 +1,696 @@
+//! service-metrics in Envoy 1.40: a known mix of requests from two callers, then
+//! `/stats/prometheus` read back: every series with its labels and exact count, histogram
+//! counts equal to request counts, and the output checked by `promtool check metrics`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmesh_e2e::{http, repo_root, EchoRequest, EchoResponse, EchoServer, Envoy, EnvoyConfig};
+
+// --- Prometheus text -----------------------------------------------------------------------
+
+/// One sample line: metric name, labels, value.
+#[derive(Debug, Clone, PartialEq)]
+struct Sample {
+    name: String,
+    labels: BTreeMap<String, String>,
+    value: f64,
+}
+
+/// Parses the sample lines of a Prometheus text exposition (comments skipped).
+fn parse_samples(text: &str) -> Vec<Sample> {
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .map(|line| {
+            let (series, value) = line.rsplit_once(' ').expect("sample line");
+            let (name, labels) = match series.split_once('{') {
+                Some((name, rest)) => (name, parse_labels(rest.strip_suffix('}').unwrap())),
+                None => (series, BTreeMap::new()),
+            };
+            Sample {
+                name: name.to_string(),
+                labels,
+                value: value.parse().unwrap_or(f64::NAN),
+            }
+        })
+        .collect()
+}
+
+fn parse_labels(text: &str) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let (name, after) = rest.split_once("=\"").expect("label name");
+        let mut value = String::new();
+        let mut chars = after.char_indices();
+        let end = loop {
+            match chars.next() {
+                Some((_, '\\')) => value.push(chars.next().unwrap().1),
+                Some((i, '"')) => break i,
+                Some((_, c)) => value.push(c),
+                None => panic!("unterminated label value in {text}"),
+            }
+        };
+        labels.insert(name.to_string(), value);
+        rest = after[end + 1..].trim_start_matches(',');
+    }
+    labels
+}
+
+/// The series of `name` whose labels include `selector`.
+fn select<'a>(samples: &'a [Sample], name: &str, selector: &[(&str, &str)]) -> Vec<&'a Sample> {
+    samples
+        .iter()
+        .filter(|s| s.name == name)
+        .filter(|s| {
+            selector
+                .iter()
+                .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
+        .collect()
+}
+
+fn labels_of(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+// --- test upstreams -------------------------------------------------------------------------
+
+/// The application: `/api/status/<code>` answers `<code>`, `/api/grpc` a trailers-only gRPC
+/// NOT_FOUND, anything else the echo.
+fn app() -> EchoServer {
+    EchoServer::start_with(|request: &EchoRequest| {
+        if let Some(code) = request.path.strip_prefix("/api/status/") {
+            return EchoResponse::new(code.parse().unwrap_or(500)).with_body("status");
+        }
+        if request.path == "/api/grpc" {
+            return EchoResponse::new(200)
+                .with_header("content-type", "application/grpc")
+                .with_header("grpc-status", "5")
+                .with_header("grpc-message", "not found");
+        }
+        EchoResponse::echo(request)
+    })
+    .unwrap()
+}
+
+/// An upstream that accepts connections and closes them without answering.
+struct ClosingServer {
+    port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl ClosingServer {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopping.load(Ordering::SeqCst) {
+                    return;
+                }
+                if let Ok(mut stream) = stream {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                    let mut buf = [0u8; 1024];
+                    let _ = stream.read(&mut buf);
+                    drop(stream);
+                }
+            }
+        });
+        Self { port, stop }
+    }
+}
+
+impl Drop for ClosingServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// A port nothing listens on (connections are refused).
+fn refused_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// A free port for a listener the config addresses by number.
+fn free_port() -> u16 {
+    refused_port()
+}
+
+// --- helpers ----------------------------------------------------------------------------
+
+fn get(addr: std::net::SocketAddr, path: &str, headers: &[(&str, &str)]) -> u16 {
+    http::get(addr, path, headers)
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+        .status
+}
+
+/// Reads `/stats/prometheus` until the `_count` of `histogram` adds up to `expected`
+/// (histograms reach the admin output once merged).
+fn scrape(envoy: &Envoy, histogram: &str, expected: f64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let text = envoy.stats_prometheus().unwrap();
+        let samples = parse_samples(&text);
+        let count: f64 = samples
+            .iter()
+            .filter(|s| s.name == format!("{histogram}_count"))
+            .map(|s| s.value)
+            .sum();
+        if count == expected || Instant::now() >= deadline {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Runs `filters/service-metrics/promtool-check.sh` on the exposition.
+fn promtool_check(text: &str) {
+    let script = repo_root().join("filters/service-metrics/promtool-check.sh");
+    let mut child = Command::new("bash")
+        .arg(&script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "promtool check failed ({}):\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+// --- the main mix -----------------------------------------------------------------------
+
+/// Istio label values of one expected series (the labels this mix varies).
+#[derive(Clone, Copy)]
+struct Series<'a> {
+    reporter: &'a str,
+    source: &'a str,
+    code: &'a str,
+    grpc: &'a str,
+    flags: &'a str,
+    protocol: &'a str,
+}
+
+const FRONTEND_OK: Series<'static> = Series {
+    reporter: "destination",
+    source: "frontend",
+    code: "200",
+    grpc: "",
+    flags: "-",
+    protocol: "http",
+};
+
+impl Series<'_> {
+    fn istio_labels(&self) -> BTreeMap<String, String> {
+        let inbound = self.reporter == "destination";
+        let (source_ns, destination_service, destination_ns) = if inbound {
+            ("unknown", "reviews.shop.svc.cluster.local", "shop")
+        } else {
+            ("web", "reviews", "unknown")
+        };
+        labels_of(&[
+            ("reporter", self.reporter),
+            ("source_workload", self.source),
+            ("source_workload_namespace", source_ns),
+            ("source_canonical_service", self.source),
+            ("source_principal", "unknown"),
+            ("destination_workload", "reviews"),
+            ("destination_workload_namespace", destination_ns),
+            ("destination_canonical_service", "reviews"),
+            ("destination_service", destination_service),
+            ("destination_service_name", "reviews"),
+            ("destination_service_namespace", destination_ns),
+            ("destination_principal", "unknown"),
+            ("request_protocol", self.protocol),
+            ("response_code", self.code),
+            ("grpc_response_status", self.grpc),
+            ("response_flags", self.flags),
+            ("connection_security_policy", "none"),
+        ])
+    }
+
+    fn native_labels(&self) -> BTreeMap<String, String> {
+        labels_of(&[
+            ("reporter", self.reporter),
+            ("source_service", self.source),
+            ("destination_service", "reviews"),
+            ("request_protocol", self.protocol),
+            ("response_code", self.code),
+            ("grpc_response_status", self.grpc),
+            ("response_flags", self.flags),
+            ("connection_security_policy", "none"),
+        ])
+    }
+}
+
+/// The requests sent, by expected series: (series, count).
+fn expected_mix() -> Vec<(Series<'static>, u32)> {
+    let batch = Series {
+        source: "batch",
+        ..FRONTEND_OK
+    };
+    vec![
+        (FRONTEND_OK, 3),
+        (
+            Series {
+                code: "404",
+                ..FRONTEND_OK
+            },
+            1,
+        ),
+        (
+            Series {
+                code: "500",
+                ..FRONTEND_OK
+            },
+            1,
+        ),
+        (
+            Series {
+                code: "404",
+                flags: "NR",
+                ..FRONTEND_OK
+            },
+            1,
+        ),
+        (batch, 2),
+        (
+            Series {
+                code: "403",
+                ..batch
+            },
+            1,
+        ),
+        (
+            Series {
+                protocol: "grpc",
+                grpc: "5",
+                ..batch
+            },
+            1,
+        ),
+        (
+            Series {
+                code: "503",
+                flags: "UF",
+                ..batch
+            },
+            1,
+        ),
+        (
+            Series {
+                code: "503",
+                flags: "UC",
+                ..batch
+            },
+            1,
+        ),
+        (
+            Series {
+                source: "unknown",
+                ..FRONTEND_OK
+            },
+            1,
+        ),
+        (
+            Series {
+                reporter: "source",
+                ..FRONTEND_OK
+            },
+            2,
+        ),
+    ]
+}
+
+/// Sends the mix: frontend and batch named by the trusted header, one anonymous caller,
+/// and the application's own outbound calls.
+fn send_mix(envoy: &Envoy) {
+    let inbound = envoy.listener("inbound").unwrap();
+    let frontend = [("x-wasmesh-caller", "frontend")];
+    let batch = [("x-wasmesh-caller", "batch")];
+    for _ in 0..3 {
+        assert_eq!(get(inbound, "/api/items", &frontend), 200);
+    }
+    assert_eq!(get(inbound, "/api/status/404", &frontend), 404);
+    assert_eq!(get(inbound, "/api/status/500", &frontend), 500);
+    assert_eq!(get(inbound, "/nowhere", &frontend), 404);
+    for _ in 0..2 {
+        assert_eq!(get(inbound, "/api/items", &batch), 200);
+    }
+    assert_eq!(get(inbound, "/denied", &batch), 403);
+    let grpc = [
+        ("x-wasmesh-caller", "batch"),
+        ("content-type", "application/grpc"),
+        ("te", "trailers"),
+    ];
+    let response = http::post(inbound, "/api/grpc", &grpc, b"\0\0\0\0\0").unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("grpc-status"), Some("5"));
+    assert_eq!(get(inbound, "/down", &batch), 503);
+    assert_eq!(get(inbound, "/reset", &batch), 503);
+    assert_eq!(get(inbound, "/api/items", &[]), 200);
+    let outbound = envoy.listener("outbound").unwrap();
+    for _ in 0..2 {
+        assert_eq!(get(outbound, "/ratings", &[]), 200);
+    }
+}
+
+fn main_config(app: &EchoServer, closing: &ClosingServer) -> EnvoyConfig {
+    EnvoyConfig::from_file("service-metrics.yaml")
+        .unwrap()
+        .upstream(8000, app.port())
+        .upstream(8001, closing.port)
+        .upstream(8002, refused_port())
+}
+
+fn check_mix(text: &str, names: [&str; 4], native: bool) {
+    let samples = parse_samples(text);
+    let expected = expected_mix();
+    let total: u32 = expected.iter().map(|(_, n)| n).sum();
+    let requests: Vec<&Sample> = samples.iter().filter(|s| s.name == names[0]).collect();
+    assert_eq!(
+        requests.len(),
+        expected.len(),
+        "series of {}: {requests:#?}",
+        names[0]
+    );
+    for (series, count) in &expected {
+        let labels = if native {
+            series.native_labels()
+        } else {
+            series.istio_labels()
+        };
+        let found: Vec<&&Sample> = requests.iter().filter(|s| s.labels == labels).collect();
+        assert_eq!(found.len(), 1, "no series {labels:?} in {requests:#?}");
+        assert_eq!(found[0].value, f64::from(*count), "{labels:?}");
+        for histogram in &names[1..] {
+            let count_name = format!("{histogram}_count");
+            let counts: Vec<&Sample> = samples
+                .iter()
+                .filter(|s| s.name == count_name && s.labels == labels)
+                .collect();
+            assert_eq!(counts.len(), 1, "{count_name} {labels:?}");
+            assert_eq!(
+                counts[0].value,
+                f64::from(*count),
+                "{count_name} {labels:?}"
+            );
+            let mut inf = labels.clone();
+            inf.insert("le".into(), "+Inf".into());
+            let bucket = format!("{histogram}_bucket");
+            let top = select(&samples, &bucket, &[])
+                .into_iter()
+                .find(|s| s.labels == inf)
+                .unwrap_or_else(|| panic!("{bucket} {inf:?}"));
+            assert_eq!(top.value, f64::from(*count));
+        }
+    }
+    let sum: f64 = requests.iter().map(|s| s.value).sum();
+    assert_eq!(sum, f64::from(total));
+    let overflow = select(&samples, "wasmesh_service_metrics_overflow_total", &[]);
+    assert!(!overflow.is_empty() && overflow.iter().all(|s| s.value == 0.0));
+}
+
+#[test]
+fn istio_naming_counts_a_known_mix_from_two_callers() {
+    let app = app();
+    let closing = ClosingServer::start();
+    let envoy = Envoy::start(&main_config(&app, &closing)).unwrap();
+    send_mix(&envoy);
+    let names = [
+        "istio_requests_total",
+        "istio_request_duration_milliseconds",
+        "istio_request_bytes",
+        "istio_response_bytes",
+    ];
+    let text = scrape(&envoy, names[1], 15.0);
+    check_mix(&text, names, false);
+    // The configured duration buckets reach Prometheus.
+    let samples = parse_samples(&text);
+    let buckets = select(
+        &samples,
+        "istio_request_duration_milliseconds_bucket",
+        &[("source_workload", "batch"), ("response_code", "403")],
+    );
+    let les: Vec<&str> = buckets.iter().map(|s| s.labels["le"].as_str()).collect();
+    assert_eq!(les.first(), Some(&"0.5"), "{les:?}");
+    assert!(les.contains(&"3600000"), "{les:?}");
+    promtool_check(&text);
+}
+
+#[test]
+fn native_naming_counts_the_same_mix() {
+    let app = app();
+    let closing = ClosingServer::start();
+    let config =
+        main_config(&app, &closing).replace(r#""naming": "istio","#, r#""naming": "native","#);
+    let envoy = Envoy::start(&config).unwrap();
+    send_mix(&envoy);
+    let names = [
+        "wasmesh_service_requests_total",
+        "wasmesh_service_request_duration_milliseconds",
+        "wasmesh_service_request_bytes",
+        "wasmesh_service_response_bytes",
+    ];
+    let text = scrape(&envoy, names[1], 15.0);
+    check_mix(&text, names, true);
+    assert!(!text.contains("istio_requests_total"));
+    promtool_check(&text);
+}
+
+// --- verified identities over mutual TLS --------------------------------------------------
+
+const TRUST_DOMAIN: &str = "example.org";
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let output = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl is installed");
+    assert!(
+        output.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A CA and leaf certificates whose URI SANs are SPIFFE IDs, made with the openssl CLI.
+fn make_certs() -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let dir = std::env::temp_dir().join(format!(
+        "wasmesh-service-metrics-certs-{}-{nanos}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=wasmesh test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ]);
+    openssl(&dir, &ca);
+    for (name, path) in [
+        ("reviews", "/ns/shop/sa/reviews"),
+        ("frontend", "/ns/web/sa/frontend"),
+        ("batch", "/ns/jobs/sa/batch"),
+    ] {
+        let ext = format!(
+            "subjectAltName=URI:spiffe://{TRUST_DOMAIN}{path},DNS:{name}\nextendedKeyUsage=serverAuth,clientAuth\n"
+        );
+        std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
+        let (key, csr, pem, ext) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+            format!("{name}.ext"),
+        );
+        let subject = format!("/O={name}");
+        let mut req = vec!["req", "-new"];
+        req.extend(ec);
+        req.extend(["-keyout", &key, "-out", &csr, "-subj", &subject]);
+        openssl(&dir, &req);
+        openssl(
+            &dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &pem,
+                "-days",
+                "2",
+                "-extfile",
+                &ext,
+            ],
+        );
+    }
+    dir
+}
+
+#[test]
+fn mutual_tls_names_callers_by_their_verified_certificates() {
+    let certs = make_certs();
+    let app = app();
+    let config = EnvoyConfig::from_file("service-metrics-mtls.yaml")
+        .unwrap()
+        .upstream(8000, app.port())
+        .replace("port_value: 10050", format!("port_value: {}", free_port()))
+        .replace(
+            "/tmp/wasmesh-service-metrics-certs",
+            certs.display().to_string(),
+        );
+    let envoy = Envoy::start(&config).unwrap();
+    let frontend = envoy.listener("frontend-outbound").unwrap();
+    let batch = envoy.listener("batch-outbound").unwrap();
+    for _ in 0..3 {
+        assert_eq!(get(frontend, "/api/items", &[]), 200);
+    }
+    assert_eq!(get(frontend, "/api/status/503", &[]), 503);
+    // A header naming someone else changes nothing: the certificate names the caller.
+    assert_eq!(
+        get(batch, "/api/items", &[("x-wasmesh-caller", "frontend")]),
+        200
+    );
+    assert_eq!(get(batch, "/api/items", &[]), 200);
+    let text = scrape(&envoy, "istio_request_duration_milliseconds", 12.0);
+    let samples = parse_samples(&text);
+    let series = |reporter: &str, source: &str, code: &str| -> Vec<&Sample> {
+        select(
+            &samples,
+            "istio_requests_total",
+            &[
+                ("reporter", reporter),
+                ("source_workload", source),
+                ("response_code", code),
+            ],
+        )
+    };
+    for (reporter, source, code, count) in [
+        ("destination", "frontend", "200", 3.0),
+        ("destination", "frontend", "503", 1.0),
+        ("destination", "batch", "200", 2.0),
+        ("source", "frontend", "200", 3.0),
+        ("source", "frontend", "503", 1.0),
+        ("source", "batch", "200", 2.0),
+    ] {
+        let found = series(reporter, source, code);
+        assert_eq!(found.len(), 1, "{reporter} {source} {code}: {found:#?}");
+        let s = found[0];
+        assert_eq!(s.value, count, "{reporter} {source} {code}");
+        let namespace = if source == "frontend" { "web" } else { "jobs" };
+        let principal = format!("spiffe://{TRUST_DOMAIN}/ns/{namespace}/sa/{source}");
+        for (label, value) in [
+            ("source_principal", principal.as_str()),
+            ("source_workload_namespace", namespace),
+            ("destination_workload", "reviews"),
+            ("destination_service_name", "reviews"),
+            ("destination_workload_namespace", "shop"),
+            (
+                "destination_principal",
+                "spiffe://example.org/ns/shop/sa/reviews",
+            ),
+            ("connection_security_policy", "mutual_tls"),
+            ("request_protocol", "http"),
+        ] {
+            assert_eq!(s.labels[label], value, "{label} of {:?}", s.labels);
+        }
+    }
+    assert_eq!(select(&samples, "istio_requests_total", &[]).len(), 6);
+    promtool_check(&text);
+    let _ = std::fs::remove_dir_all(&certs);
+}
+
+// --- the bundle ---------------------------------------------------------------------------
+
+#[test]
+fn the_bundle_runs_service_metrics_as_a_chain_stage() {
+    let app = app();
+    let config = EnvoyConfig::from_file("service-metrics-bundle.yaml")
+        .unwrap()
+        .upstream(8000, app.port());
+    let envoy = Envoy::start(&config).unwrap();
+    let ingress = envoy.listener("ingress").unwrap();
+    let caller = [("x-wasmesh-caller", "frontend")];
+    for _ in 0..2 {
+        assert_eq!(get(ingress, "/api/items", &caller), 200);
+    }
+    assert_eq!(get(ingress, "/denied", &caller), 403);
+    let text = scrape(&envoy, "wasmesh_service_request_duration_milliseconds", 3.0);
+    let samples = parse_samples(&text);
+    let ok = Series {
+        reporter: "destination",
+        source: "frontend",
+        ..FRONTEND_OK
+    };
+    for (series, count) in [(ok, 2.0), (Series { code: "403", ..ok }, 1.0)] {
+        let found = select(&samples, "wasmesh_service_requests_total", &[])
+            .into_iter()
+            .filter(|s| s.labels == series.native_labels())
+            .collect::<Vec<_>>();
+        assert_eq!(
+            found.len(),
+            1,
+            "{:?} in {samples:#?}",
+            series.native_labels()
+        );
+        assert_eq!(found[0].value, count);
+    }
+    promtool_check(&text);
+}

@@ -1,0 +1,403 @@
+//! The JSON configuration and its validation.
+//!
+//! See the filter's README for every field with its type, default and an example.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use wasmesh_sdk::identity::{Cidr, SpiffeMapping, SpiffeMappingConfig};
+use wasmesh_sdk::ConfigError;
+
+/// The label value for anything the filter cannot establish.
+pub const UNKNOWN: &str = "unknown";
+
+/// Longest service name, host or header value accepted, in bytes.
+pub const MAX_NAME_LEN: usize = 128;
+
+/// Largest accepted `max_label_sets`.
+pub const MAX_LABEL_SETS: u32 = 100_000;
+
+/// Which side of the exchange this sidecar is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// In front of the service: requests come from callers (`reporter="destination"`).
+    Inbound,
+    /// Beside a caller: requests go out to other services (`reporter="source"`).
+    Outbound,
+}
+
+/// Metric and label names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Naming {
+    /// `wasmesh_service_requests_total{source_service=..., destination_service=...}`.
+    #[default]
+    Native,
+    /// Istio's standard metrics: `istio_requests_total{source_workload=..., ...}`.
+    Istio,
+}
+
+/// Where an outbound sidecar takes the destination from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DestinationFrom {
+    /// The upstream cluster Envoy routed the request to.
+    #[default]
+    Cluster,
+    /// The request's `:authority` (host without port).
+    Authority,
+}
+
+/// How the trusted source header names the caller.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeaderFormat {
+    /// The value is the caller's service name.
+    #[default]
+    Service,
+    /// The value is the caller's SPIFFE ID, named through `spiffe`.
+    SpiffeId,
+    /// The value is `x-forwarded-client-cert`; the URI SAN of its last element is the
+    /// caller's SPIFFE ID, named through `spiffe`.
+    Xfcc,
+}
+
+/// A request header naming the caller, believed only from trusted peer addresses.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedHeaderConfig {
+    /// The header name (lowercase), e.g. `x-wasmesh-source-service`.
+    pub name: String,
+    /// What the value is.
+    #[serde(default)]
+    pub format: HeaderFormat,
+    /// Peer addresses (the connection's source address) the header is believed from.
+    pub from_cidrs: Vec<String>,
+}
+
+/// The JSON configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `inbound` or `outbound`.
+    pub direction: Direction,
+    /// `native` (default) or `istio`.
+    #[serde(default)]
+    pub naming: Naming,
+    /// This sidecar's service: the destination when inbound, the source when outbound.
+    #[serde(default)]
+    pub service: Option<String>,
+    /// Istio naming, inbound: the `destination_service` host (default: `service`).
+    #[serde(default)]
+    pub service_host: Option<String>,
+    /// Istio naming: this sidecar's namespace.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Trust domains and SPIFFE ID → service name mapping for peer certificates.
+    #[serde(default)]
+    pub spiffe: SpiffeMappingConfig,
+    /// Inbound only: a header naming the caller, from trusted addresses only.
+    #[serde(default)]
+    pub trusted_source_header: Option<TrustedHeaderConfig>,
+    /// Outbound only: `cluster` (default) or `authority`.
+    #[serde(default)]
+    pub destination_from: DestinationFrom,
+    /// Outbound only: cluster names or hosts → destination service names.
+    #[serde(default)]
+    pub destinations: BTreeMap<String, String>,
+    /// Cap on distinct label sets per metric; later sets are counted under `other`.
+    #[serde(default = "default_max_label_sets")]
+    pub max_label_sets: u32,
+}
+
+fn default_max_label_sets() -> u32 {
+    1000
+}
+
+/// A compiled trusted header.
+#[derive(Debug, Clone)]
+pub struct TrustedHeader {
+    /// Header name.
+    pub name: String,
+    /// What the value is.
+    pub format: HeaderFormat,
+    /// Trusted peer address blocks.
+    pub from: Vec<Cidr>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Which side this sidecar is on.
+    pub direction: Direction,
+    /// Metric and label names.
+    pub naming: Naming,
+    /// This sidecar's service name (`unknown` when not configured).
+    pub service: String,
+    /// Istio `destination_service` for inbound requests.
+    pub service_host: String,
+    /// This sidecar's namespace (`unknown` when not configured).
+    pub namespace: String,
+    /// SPIFFE ID → service name.
+    pub mapping: SpiffeMapping,
+    /// The trusted source header, inbound only.
+    pub trusted_header: Option<TrustedHeader>,
+    /// Where outbound destinations come from.
+    pub destination_from: DestinationFrom,
+    /// Outbound destination names.
+    pub destinations: BTreeMap<String, String>,
+    /// Label sets per metric.
+    pub max_label_sets: usize,
+}
+
+/// Whether `value` is usable as a label value as it is: 1 to [`MAX_NAME_LEN`] bytes of
+/// ASCII letters, digits and `._~/:@+-` (nothing the stat name encoding would escape).
+pub fn is_plain_name(value: &[u8]) -> bool {
+    !value.is_empty()
+        && value.len() <= MAX_NAME_LEN
+        && value
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"._~/:@+-".contains(b))
+}
+
+fn name_field(path: &str, value: Option<String>, default: &str) -> Result<String, ConfigError> {
+    match value {
+        None => Ok(default.to_owned()),
+        Some(value) if is_plain_name(value.as_bytes()) => Ok(value),
+        Some(value) => Err(ConfigError::at(
+            path,
+            format!(
+                "`{value}` is not a usable name: 1 to {MAX_NAME_LEN} bytes of letters, digits and `._~/:@+-`"
+            ),
+        )),
+    }
+}
+
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+}
+
+fn trusted_header(config: TrustedHeaderConfig) -> Result<TrustedHeader, ConfigError> {
+    if !is_header_name(&config.name) {
+        return Err(ConfigError::at(
+            "trusted_source_header.name",
+            format!(
+                "`{}` is not a lowercase header name (a-z, 0-9, `-`, `_`, `.`)",
+                config.name
+            ),
+        ));
+    }
+    if config.from_cidrs.is_empty() {
+        return Err(ConfigError::at(
+            "trusted_source_header.from_cidrs",
+            "list the peer addresses the header is trusted from; an empty list would trust nobody",
+        ));
+    }
+    let from = config
+        .from_cidrs
+        .iter()
+        .enumerate()
+        .map(|(index, text)| {
+            Cidr::parse(text).map_err(|e| {
+                ConfigError::at(
+                    format!("trusted_source_header.from_cidrs[{index}]"),
+                    e.to_string(),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(TrustedHeader {
+        name: config.name,
+        format: config.format,
+        from,
+    })
+}
+
+impl Settings {
+    /// Validates `config`; errors name the JSON path of the field.
+    pub fn compile(config: Config) -> Result<Self, ConfigError> {
+        let outbound_host =
+            config.direction == Direction::Outbound && config.service_host.is_some();
+        let service = name_field("service", config.service, UNKNOWN)?;
+        let service_host = name_field("service_host", config.service_host, &service)?;
+        let namespace = name_field("namespace", config.namespace, UNKNOWN)?;
+        let mapping = SpiffeMapping::compile(config.spiffe).map_err(|e| e.nested_in("spiffe"))?;
+        let inbound = config.direction == Direction::Inbound;
+        if inbound && !config.destinations.is_empty() {
+            return Err(ConfigError::at(
+                "destinations",
+                "only for `direction: outbound`; an inbound sidecar's destination is `service`",
+            ));
+        }
+        if inbound && config.destination_from != DestinationFrom::Cluster {
+            return Err(ConfigError::at(
+                "destination_from",
+                "only for `direction: outbound`; an inbound sidecar's destination is `service`",
+            ));
+        }
+        if !inbound && config.trusted_source_header.is_some() {
+            return Err(ConfigError::at(
+                "trusted_source_header",
+                "only for `direction: inbound`; an outbound sidecar's source is `service`",
+            ));
+        }
+        if outbound_host {
+            return Err(ConfigError::at(
+                "service_host",
+                "only for `direction: inbound`; outbound destinations come from `destination_from`",
+            ));
+        }
+        for (key, name) in &config.destinations {
+            name_field(&format!("destinations.{key}"), Some(name.clone()), UNKNOWN)?;
+        }
+        if config.max_label_sets == 0 || config.max_label_sets > MAX_LABEL_SETS {
+            return Err(ConfigError::at(
+                "max_label_sets",
+                format!(
+                    "must be 1 to {MAX_LABEL_SETS}, found {}",
+                    config.max_label_sets
+                ),
+            ));
+        }
+        let trusted_header = config
+            .trusted_source_header
+            .map(trusted_header)
+            .transpose()?;
+        Ok(Self {
+            direction: config.direction,
+            naming: config.naming,
+            service,
+            service_host,
+            namespace,
+            mapping,
+            trusted_header,
+            destination_from: config.destination_from,
+            destinations: config.destinations,
+            max_label_sets: usize::try_from(config.max_label_sets).unwrap_or(usize::MAX),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn compile(json: &str) -> Result<Settings, ConfigError> {
+        Settings::compile(wasmesh_sdk::config::parse(json.as_bytes())?)
+    }
+
+    #[test]
+    fn defaults() {
+        let s = compile(r#"{"direction": "inbound"}"#).unwrap();
+        assert_eq!(s.naming, Naming::Native);
+        assert_eq!(s.service, "unknown");
+        assert_eq!(s.service_host, "unknown");
+        assert_eq!(s.namespace, "unknown");
+        assert!(s.trusted_header.is_none());
+        assert_eq!(s.max_label_sets, 1000);
+        let s = compile(r#"{"direction": "inbound", "service": "reviews"}"#).unwrap();
+        assert_eq!(s.service_host, "reviews");
+    }
+
+    #[test]
+    fn direction_is_required() {
+        let err = compile("{}").unwrap_err();
+        assert!(err.reason().contains("direction"), "{err}");
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        for (json, path) in [
+            (r#"{"direction": "sideways"}"#, "direction"),
+            (r#"{"direction": "inbound", "naming": "statsd"}"#, "naming"),
+            (r#"{"direction": "inbound", "service": "a b"}"#, "service"),
+            (r#"{"direction": "inbound", "service": ""}"#, "service"),
+            (
+                r#"{"direction": "inbound", "namespace": "a;b"}"#,
+                "namespace",
+            ),
+            (
+                r#"{"direction": "inbound", "max_label_sets": 0}"#,
+                "max_label_sets",
+            ),
+            (
+                r#"{"direction": "inbound", "max_label_sets": 100001}"#,
+                "max_label_sets",
+            ),
+            (
+                r#"{"direction": "inbound", "spiffe": {"trust_domains": ["Bad"]}}"#,
+                "spiffe.trust_domains[0]",
+            ),
+            (
+                r#"{"direction": "inbound", "destinations": {"c": "d"}}"#,
+                "destinations",
+            ),
+            (
+                r#"{"direction": "inbound", "destination_from": "authority"}"#,
+                "destination_from",
+            ),
+            (
+                r#"{"direction": "outbound", "service_host": "x"}"#,
+                "service_host",
+            ),
+            (
+                r#"{"direction": "outbound", "destinations": {"c": "a b"}}"#,
+                "destinations.c",
+            ),
+            (
+                r#"{"direction": "outbound", "trusted_source_header": {"name": "x", "from_cidrs": ["127.0.0.1"]}}"#,
+                "trusted_source_header",
+            ),
+            (
+                r#"{"direction": "inbound", "trusted_source_header": {"name": "X-Caller", "from_cidrs": ["127.0.0.1"]}}"#,
+                "trusted_source_header.name",
+            ),
+            (
+                r#"{"direction": "inbound", "trusted_source_header": {"name": "x", "from_cidrs": []}}"#,
+                "trusted_source_header.from_cidrs",
+            ),
+            (
+                r#"{"direction": "inbound", "trusted_source_header": {"name": "x", "from_cidrs": ["10.0.0.1/8"]}}"#,
+                "trusted_source_header.from_cidrs[0]",
+            ),
+            (
+                r#"{"direction": "inbound", "trusted_source_header": {"name": "x", "format": "jwt", "from_cidrs": ["10.0.0.0/8"]}}"#,
+                "trusted_source_header.format",
+            ),
+            (r#"{"direction": "inbound", "colour": "blue"}"#, "colour"),
+        ] {
+            let err = compile(json).unwrap_err();
+            assert_eq!(err.path(), path, "{json}: {err}");
+        }
+    }
+
+    #[test]
+    fn full_outbound_config() {
+        let s = compile(
+            r#"{"direction": "outbound", "naming": "istio", "service": "frontend",
+                "namespace": "shop", "destination_from": "authority",
+                "destinations": {"outbound|80||reviews.shop.svc.cluster.local": "reviews"},
+                "spiffe": {"trust_domains": ["example.org"]}, "max_label_sets": 50}"#,
+        )
+        .unwrap();
+        assert_eq!(s.direction, Direction::Outbound);
+        assert_eq!(s.naming, Naming::Istio);
+        assert_eq!(s.destination_from, DestinationFrom::Authority);
+        assert_eq!(s.max_label_sets, 50);
+        assert_eq!(s.destinations.len(), 1);
+    }
+
+    #[test]
+    fn plain_names() {
+        assert!(is_plain_name(b"reviews.shop.svc.cluster.local"));
+        assert!(is_plain_name(b"spiffe://td/ns/a/sa/b"));
+        assert!(!is_plain_name(b""));
+        assert!(!is_plain_name(b"a,b"));
+        assert!(!is_plain_name("é".as_bytes()));
+        assert!(!is_plain_name("x".repeat(MAX_NAME_LEN + 1).as_bytes()));
+    }
+}
