@@ -1,0 +1,148 @@
+//! Host patterns, matched against the request's `:authority`.
+//!
+//! `api.example.org` matches that host on any port; `api.example.org:8443` only on that
+//! port; `*.example.org` any subdomain (not `example.org` itself). Comparison ignores
+//! ASCII case and one trailing dot of the request's host (`api.example.org.` is
+//! `api.example.org`), so neither can be used to sidestep a host-specific deny rule.
+
+/// A compiled host pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPattern {
+    /// Lowercase; for a wildcard, the suffix including its leading dot (`.example.org`).
+    host: Box<str>,
+    wildcard: bool,
+    port: Option<Box<str>>,
+}
+
+impl HostPattern {
+    /// Compiles a pattern; the error says what is wrong with it.
+    pub fn compile(pattern: &str) -> Result<Self, String> {
+        let (wildcard, rest) = match pattern.strip_prefix("*.") {
+            Some(rest) => (true, rest),
+            None => (false, pattern),
+        };
+        let (host, port) = split_port(rest);
+        let host_ok = !host.is_empty()
+            && !host.ends_with('.')
+            && (is_bracketed_ip(host)
+                || host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'));
+        if !host_ok || (wildcard && host.starts_with('[')) {
+            return Err(format!(
+                "`{pattern}` is not a host: use a name (`api.example.org`), a wildcard \
+                 (`*.example.org`) or an IP, optionally with `:port`"
+            ));
+        }
+        if let Some(port) = port {
+            if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!("`{pattern}` has an invalid port"));
+            }
+        }
+        let host = if wildcard {
+            format!(".{}", host.to_ascii_lowercase())
+        } else {
+            host.to_ascii_lowercase()
+        };
+        Ok(Self {
+            host: host.into(),
+            wildcard,
+            port: port.map(Into::into),
+        })
+    }
+
+    /// Whether the request's `:authority` matches.
+    pub fn matches(&self, authority: &[u8]) -> bool {
+        let Ok(authority) = std::str::from_utf8(authority) else {
+            return false;
+        };
+        let (host, port) = split_port(authority);
+        if let Some(wanted) = &self.port {
+            if port != Some(wanted.as_ref()) {
+                return false;
+            }
+        }
+        let host = host.strip_suffix('.').unwrap_or(host);
+        if self.wildcard {
+            host.len() > self.host.len()
+                && host
+                    .get(host.len() - self.host.len()..)
+                    .is_some_and(|tail| tail.eq_ignore_ascii_case(&self.host))
+        } else {
+            host.eq_ignore_ascii_case(&self.host)
+        }
+    }
+}
+
+fn is_bracketed_ip(host: &str) -> bool {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok())
+}
+
+/// Splits `host:port`; `[v6]:port` keeps the brackets on the host.
+fn split_port(authority: &str) -> (&str, Option<&str>) {
+    if authority.starts_with('[') {
+        return match authority.split_once("]:") {
+            Some((host, port)) => (authority.get(..host.len() + 1).unwrap_or(host), Some(port)),
+            None => (authority, None),
+        };
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(p: &str) -> HostPattern {
+        HostPattern::compile(p).unwrap()
+    }
+
+    #[test]
+    fn names_match_any_port_ignoring_case_and_a_trailing_dot() {
+        let p = host("API.example.org");
+        for inside in [
+            "api.example.org",
+            "API.EXAMPLE.ORG",
+            "api.example.org:8080",
+            "api.example.org.",
+            "api.example.org.:80",
+        ] {
+            assert!(p.matches(inside.as_bytes()), "{inside}");
+        }
+        for outside in ["example.org", "xapi.example.org", "api.example.org..", ""] {
+            assert!(!p.matches(outside.as_bytes()), "{outside}");
+        }
+    }
+
+    #[test]
+    fn ports_and_wildcards() {
+        let p = host("api.example.org:8443");
+        assert!(p.matches(b"api.example.org:8443"));
+        assert!(!p.matches(b"api.example.org"));
+        assert!(!p.matches(b"api.example.org:443"));
+        let w = host("*.example.org");
+        assert!(w.matches(b"a.example.org"));
+        assert!(w.matches(b"a.b.EXAMPLE.org:1"));
+        assert!(!w.matches(b"example.org"));
+        assert!(!w.matches(b"aexample.org"));
+        let v6 = host("[::1]:8080");
+        assert!(v6.matches(b"[::1]:8080"));
+        assert!(!v6.matches(b"[::1]"));
+        assert!(host("[::1]").matches(b"[::1]:9"));
+        assert!(host("10.0.0.1").matches(b"10.0.0.1:80"));
+    }
+
+    #[test]
+    fn bad_patterns_are_refused() {
+        for bad in [
+            "", "*", "*.", "a b", "a:", "a:x", "a:123456", "*.[::1]", "a/b", "a.", "[zz]",
+        ] {
+            assert!(HostPattern::compile(bad).is_err(), "{bad}");
+        }
+    }
+}
