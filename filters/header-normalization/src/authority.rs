@@ -1,0 +1,296 @@
+//! `:authority` validation and canonicalization.
+//!
+//! An authority is `host[:port]`. The host is a bracketed IPv6 address, a dotted-decimal
+//! IPv4 address, or a name of ASCII letters, digits, `-`, `.`, `_` and `~` whose labels are
+//! not empty (one trailing dot allowed). Everything else is refused: user info (`@`),
+//! percent-encoding, raw non-ASCII (use punycode), commas (two `Host` headers that Envoy
+//! joined), and a name whose last label is a number but which is not a dotted-decimal
+//! IPv4 address (`127.1`, `0x7f.0.0.1`, `2130706433`), which resolvers and URL parsers
+//! read as IPv4 in differing ways. A port is 1 to 65535 without leading zeros; an empty
+//! port (`host:`) means no port.
+
+use std::net::Ipv6Addr;
+
+/// A parsed authority, borrowing from the header value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Authority<'a> {
+    /// The host, brackets included for IPv6.
+    pub host: &'a [u8],
+    /// The port digits after `:`; `Some(b"")` for a bare `:`.
+    pub port: Option<&'a [u8]>,
+}
+
+impl Authority<'_> {
+    /// The port as a number, when there is a non-empty one.
+    pub fn port_number(&self) -> Option<u16> {
+        std::str::from_utf8(self.port?).ok()?.parse().ok()
+    }
+}
+
+/// Parses and validates an authority; `None` when it is not a valid `host[:port]`.
+pub fn parse(value: &[u8]) -> Option<Authority<'_>> {
+    let (host, rest) = if value.first() == Some(&b'[') {
+        let close = value.iter().position(|&byte| byte == b']')?;
+        let (host, rest) = value.split_at_checked(close + 1)?;
+        let inner = host.get(1..close)?;
+        std::str::from_utf8(inner).ok()?.parse::<Ipv6Addr>().ok()?;
+        (host, rest)
+    } else {
+        let colon = value.iter().position(|&byte| byte == b':');
+        let (host, rest) = value.split_at_checked(colon.unwrap_or(value.len()))?;
+        if !is_valid_name_or_ipv4(host) {
+            return None;
+        }
+        (host, rest)
+    };
+    let port = match rest {
+        [] => None,
+        [b':', digits @ ..] if is_valid_port(digits) => Some(digits),
+        _ => return None,
+    };
+    Some(Authority { host, port })
+}
+
+fn is_valid_port(digits: &[u8]) -> bool {
+    if digits.is_empty() {
+        return true;
+    }
+    digits.len() <= 5
+        && digits.first() != Some(&b'0')
+        && digits.iter().all(u8::is_ascii_digit)
+        && std::str::from_utf8(digits)
+            .ok()
+            .and_then(|text| text.parse::<u16>().ok())
+            .is_some()
+}
+
+fn is_valid_name_or_ipv4(host: &[u8]) -> bool {
+    let allowed = |byte: &u8| byte.is_ascii_alphanumeric() || b"-._~".contains(byte);
+    if host.is_empty() || !host.iter().all(allowed) {
+        return false;
+    }
+    let without_dot = host.strip_suffix(b".").unwrap_or(host);
+    if without_dot
+        .split(|&byte| byte == b'.')
+        .any(<[u8]>::is_empty)
+    {
+        return false;
+    }
+    let last = without_dot.rsplit(|&byte| byte == b'.').next();
+    if last.is_some_and(is_numeric_label) {
+        return is_dotted_decimal_ipv4(without_dot);
+    }
+    true
+}
+
+/// A label URL parsers read as a number: decimal digits, or `0x` and hex digits.
+fn is_numeric_label(label: &[u8]) -> bool {
+    match label {
+        [b'0', b'x' | b'X', hex @ ..] => hex.iter().all(u8::is_ascii_hexdigit),
+        _ => !label.is_empty() && label.iter().all(u8::is_ascii_digit),
+    }
+}
+
+fn is_dotted_decimal_ipv4(host: &[u8]) -> bool {
+    let mut labels = 0;
+    for label in host.split(|&byte| byte == b'.') {
+        labels += 1;
+        let valid = match label {
+            [b'0'] => true,
+            [b'1'..=b'9', rest @ ..] => {
+                rest.len() <= 2
+                    && rest.iter().all(u8::is_ascii_digit)
+                    && std::str::from_utf8(label)
+                        .ok()
+                        .and_then(|text| text.parse::<u8>().ok())
+                        .is_some()
+            }
+            _ => false,
+        };
+        if !valid {
+            return false;
+        }
+    }
+    labels == 4
+}
+
+/// The canonical authority and which rules changed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rewritten {
+    /// The canonical `host[:port]`.
+    pub value: String,
+    /// The host had uppercase letters that were lowered.
+    pub lowered: bool,
+    /// The port (or a bare `:`) was removed.
+    pub port_stripped: bool,
+    /// A trailing dot was removed from the host.
+    pub dot_stripped: bool,
+}
+
+/// How to canonicalize an authority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Canonicalize {
+    /// Lowercase the host.
+    pub lowercase: bool,
+    /// Remove a trailing dot of the host.
+    pub strip_trailing_dot: bool,
+    /// Remove the port.
+    pub strip_port: bool,
+}
+
+/// Canonicalizes a parsed authority; `None` when it is already canonical. An empty port
+/// is always removed.
+pub fn canonicalize(authority: &Authority<'_>, how: Canonicalize) -> Option<Rewritten> {
+    let lowered = how.lowercase && authority.host.iter().any(u8::is_ascii_uppercase);
+    let dot_stripped = how.strip_trailing_dot && authority.host.ends_with(b".");
+    let port_stripped = authority
+        .port
+        .is_some_and(|port| how.strip_port || port.is_empty());
+    if !(lowered || dot_stripped || port_stripped) {
+        return None;
+    }
+    let host = if dot_stripped {
+        authority.host.strip_suffix(b".").unwrap_or(authority.host)
+    } else {
+        authority.host
+    };
+    let mut value = String::with_capacity(host.len() + 6);
+    for &byte in host {
+        let byte = if how.lowercase {
+            byte.to_ascii_lowercase()
+        } else {
+            byte
+        };
+        value.push(char::from(byte));
+    }
+    if let (Some(port), false) = (authority.port, port_stripped) {
+        value.push(':');
+        value.extend(port.iter().map(|&byte| char::from(byte)));
+    }
+    Some(Rewritten {
+        value,
+        lowered,
+        port_stripped,
+        dot_stripped,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    const ALL: Canonicalize = Canonicalize {
+        lowercase: true,
+        strip_trailing_dot: true,
+        strip_port: true,
+    };
+    const NONE: Canonicalize = Canonicalize {
+        lowercase: false,
+        strip_trailing_dot: false,
+        strip_port: false,
+    };
+
+    fn canonical(value: &str, how: Canonicalize) -> Option<String> {
+        let authority = parse(value.as_bytes()).unwrap();
+        canonicalize(&authority, how).map(|r| r.value)
+    }
+
+    #[test]
+    fn valid_authorities_parse() {
+        for good in [
+            "example.com",
+            "example.com.",
+            "Example.COM:8080",
+            "svc_name",
+            "a-b~c",
+            "localhost:1",
+            "localhost:65535",
+            "10.0.0.1",
+            "10.0.0.1:80",
+            "[::1]",
+            "[::1]:443",
+            "[2001:DB8::ff]",
+            "[::ffff:10.0.0.1]",
+            "host:",
+            "0.0.0.0",
+            "a.b0",
+            "0x.a",
+        ] {
+            assert!(parse(good.as_bytes()).is_some(), "{good}");
+        }
+        let parsed = parse(b"[::1]:8443").unwrap();
+        assert_eq!(parsed.host, b"[::1]");
+        assert_eq!(parsed.port_number(), Some(8443));
+    }
+
+    #[test]
+    fn invalid_authorities_are_refused() {
+        for bad in [
+            "",
+            ":80",
+            "a,b",
+            "a b",
+            "user@host",
+            "host/path",
+            "ho%73t",
+            "caf\u{e9}.com",
+            "a..b",
+            ".a",
+            "a.b..",
+            "host:0",
+            "host:080",
+            "host:65536",
+            "host:123456",
+            "host:8x",
+            "host:80:80",
+            "[::1",
+            "[::1]x",
+            "[not-v6]",
+            "[fe80::1%25eth0]",
+            "127.1",
+            "2130706433",
+            "0x7f.0.0.1",
+            "127.0.0.01",
+            "256.0.0.1",
+            "1.2.3.4.5",
+            "example.123",
+            "example.0x1f",
+            "a.0x",
+            "0",
+        ] {
+            assert!(parse(bad.as_bytes()).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn canonical_forms() {
+        assert_eq!(
+            canonical("Example.COM.:8080", ALL).as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(canonical("example.com", ALL), None);
+        assert_eq!(canonical("Example.com", NONE), None);
+        assert_eq!(canonical("host:", NONE).as_deref(), Some("host"));
+        assert_eq!(canonical("[::1]:", NONE).as_deref(), Some("[::1]"));
+        assert_eq!(
+            canonical("[2001:DB8::1]:443", ALL).as_deref(),
+            Some("[2001:db8::1]")
+        );
+        let keep_port = Canonicalize {
+            strip_port: false,
+            ..ALL
+        };
+        assert_eq!(canonical("A.b.:81", keep_port).as_deref(), Some("a.b:81"));
+    }
+
+    #[test]
+    fn flags_say_what_changed() {
+        let authority = parse(b"Example.com.:80").unwrap();
+        let rewritten = canonicalize(&authority, ALL).unwrap();
+        assert!(rewritten.lowered && rewritten.port_stripped && rewritten.dot_stripped);
+        let authority = parse(b"example.com:80").unwrap();
+        let rewritten = canonicalize(&authority, ALL).unwrap();
+        assert!(!rewritten.lowered && rewritten.port_stripped && !rewritten.dot_stripped);
+    }
+}

@@ -1,0 +1,381 @@
+//! The changes to a request that passed every refusal rule: each header field's fate
+//! (kept, dropped or replaced), turned into header map calls by [`crate::ops`].
+//!
+//! Pseudo-headers: later repeats dropped (`keep_first`), `:path` rewritten, `:method`
+//! uppercased. Other fields, in this order: renamed (or dropped when the canonical name is
+//! present), dropped for `_` in the name, for being hop-by-hop, for being internal from an
+//! untrusted caller, for repeating a singleton; then a joined second value cut off and
+//! surrounding whitespace trimmed. The authority (`:authority`, or `host` without one) is
+//! trimmed, lowercased and loses its port and trailing dot as configured.
+
+use std::borrow::Cow;
+use wasmesh_sdk::path::CanonicalPath;
+use wasmesh_sdk::HeaderMap;
+
+use crate::authority::{self, Canonicalize};
+use crate::config::{StripPort, Underscores};
+use crate::decide::{first, group_key, AuthorityField, Changes, Checked};
+use crate::facts::ConnectionFacts;
+use crate::methods::MethodVerdict;
+use crate::names::{is_hop_by_hop, is_pseudo, list_tokens, trim_ows};
+use crate::normalizer::Normalizer;
+use crate::ops::{header_ops, Fate, HeaderOp};
+use crate::rules::{Normalization, Normalizations};
+
+/// The request's `connection` header, for hop-by-hop stripping.
+struct ConnectionInfo<'a> {
+    listed: Vec<&'a [u8]>,
+    is_upgrade: bool,
+}
+
+impl Normalizer {
+    /// The changes to a request that passed every refusal rule.
+    pub(crate) fn changes<'a>(
+        &'a self,
+        headers: &'a HeaderMap,
+        checked: Checked<'a>,
+        facts: &mut dyn ConnectionFacts,
+    ) -> Changes<'a> {
+        let Checked {
+            path,
+            method,
+            authority,
+        } = checked;
+        let mut normalized = Normalizations::default();
+        let mut fates: Vec<(usize, Fate<'a>)> = Vec::new();
+        let connection = self.connection_info(headers);
+        let mut trusted: Option<bool> = None;
+
+        for (index, (name, value)) in headers.iter().enumerate() {
+            let fate = if is_pseudo(name) {
+                self.pseudo_fate(headers, index, name, &path, &method, &mut normalized)
+            } else {
+                self.regular_fate(
+                    headers,
+                    index,
+                    (name, value),
+                    connection.as_ref(),
+                    &mut normalized,
+                    &mut || {
+                        *trusted.get_or_insert_with(|| {
+                            !self.trust.trusts_nobody() && self.trust.is_trusted(facts)
+                        })
+                    },
+                )
+            };
+            let fate = match (fate, &authority) {
+                (None, Some(field)) if field.index == index => {
+                    self.authority_fate(headers, name, field, &mut normalized, facts)
+                }
+                (fate, _) => fate,
+            };
+            if let Some(fate) = fate {
+                fates.push((index, fate));
+            }
+        }
+
+        let mut ops = if fates.is_empty() {
+            Vec::new()
+        } else {
+            header_ops(headers, &fates)
+        };
+        if normalized.contains(Normalization::Path) {
+            if let (Some(header), Some(original)) = (
+                self.original_path_header.as_deref(),
+                first(headers, b":path"),
+            ) {
+                ops.push(HeaderOp::Set(header, Cow::Borrowed(original)));
+            }
+        }
+        Changes { ops, normalized }
+    }
+
+    /// Pseudo-headers: repeats, then `:path` and `:method` (`:authority` is handled with
+    /// `host`).
+    fn pseudo_fate<'a>(
+        &self,
+        headers: &HeaderMap,
+        index: usize,
+        name: &'a [u8],
+        path: &Option<CanonicalPath<'a>>,
+        method: &Option<MethodVerdict>,
+        normalized: &mut Normalizations,
+    ) -> Option<Fate<'a>> {
+        if self.is_later_singleton(headers, index, name) {
+            normalized.insert(Normalization::RepeatedHeader);
+            return Some(Fate::Drop);
+        }
+        if name == b":path" {
+            let path = path.as_ref().filter(|path| path.is_changed())?;
+            normalized.insert(Normalization::Path);
+            let value = match path.clone().into_cow() {
+                Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
+                Cow::Owned(text) => Cow::Owned(text.into_bytes()),
+            };
+            return Some(Fate::Replace { name, value });
+        }
+        if name == b":method" {
+            if let Some(MethodVerdict::Uppercase(upper)) = method {
+                normalized.insert(Normalization::LowercaseMethod);
+                return Some(Fate::Replace {
+                    name,
+                    value: Cow::Owned(upper.clone()),
+                });
+            }
+        }
+        None
+    }
+
+    /// Regular headers: renames, underscores, hop-by-hop, internal, repeats, whitespace.
+    fn regular_fate<'a>(
+        &'a self,
+        headers: &HeaderMap,
+        index: usize,
+        (name, value): (&'a [u8], &'a [u8]),
+        connection: Option<&ConnectionInfo<'_>>,
+        normalized: &mut Normalizations,
+        is_trusted: &mut dyn FnMut() -> bool,
+    ) -> Option<Fate<'a>> {
+        let renamed = self.rename_of(name);
+        if renamed.is_some() && self.is_shadowed(headers, name) {
+            normalized.insert(Normalization::RenamedHeader);
+            return Some(Fate::Drop);
+        }
+        if renamed.is_none() && self.underscores == Underscores::Drop && name.contains(&b'_') {
+            normalized.insert(Normalization::UnderscoreHeader);
+            return Some(Fate::Drop);
+        }
+        let effective = renamed.map_or(name, str::as_bytes);
+        if let Some(fate) = self.hop_by_hop_fate(effective, value, connection) {
+            normalized.insert(Normalization::HopByHopHeader);
+            return Some(fate);
+        }
+        if self.internal.contains(effective) && !is_trusted() {
+            normalized.insert(Normalization::InternalHeader);
+            return Some(Fate::Drop);
+        }
+        if self.is_later_singleton(headers, index, name) {
+            normalized.insert(Normalization::RepeatedHeader);
+            return Some(Fate::Drop);
+        }
+        if group_key(effective) == b":authority" {
+            // The surviving `host` is handled with the authority.
+            return None;
+        }
+        // Only `keep_first` gets here with a joined value: keep its first part.
+        let first = match self.joined_at(headers, name, value) {
+            Some(at) => {
+                normalized.insert(Normalization::RepeatedHeader);
+                value.get(..at).unwrap_or(value)
+            }
+            None => value,
+        };
+        let trimmed = if self.trim_whitespace {
+            trim_ows(first)
+        } else {
+            first
+        };
+        if trimmed.len() != first.len() {
+            normalized.insert(Normalization::HeaderWhitespace);
+        }
+        if renamed.is_some() {
+            normalized.insert(Normalization::RenamedHeader);
+        }
+        (renamed.is_some() || trimmed.len() != value.len()).then_some(Fate::Replace {
+            name: effective,
+            value: Cow::Borrowed(trimmed),
+        })
+    }
+
+    /// `Some` when the hop-by-hop rule drops or rewrites the field: the fixed hop-by-hop
+    /// names and the names `connection` lists, except `te: trailers` and the `upgrade`
+    /// and `connection: upgrade` of an upgrade request (WebSocket), which Envoy lets
+    /// through only where upgrades are configured.
+    fn hop_by_hop_fate<'a>(
+        &self,
+        name: &'a [u8],
+        value: &[u8],
+        connection: Option<&ConnectionInfo<'_>>,
+    ) -> Option<Fate<'a>> {
+        if !self.strip_hop_by_hop {
+            return None;
+        }
+        let is_upgrade = connection.is_some_and(|info| info.is_upgrade);
+        if is_hop_by_hop(name) {
+            if name.eq_ignore_ascii_case(b"te") && trim_ows(value).eq_ignore_ascii_case(b"trailers")
+            {
+                return None;
+            }
+            if is_upgrade && name.eq_ignore_ascii_case(b"upgrade") {
+                return None;
+            }
+            if is_upgrade && name.eq_ignore_ascii_case(b"connection") {
+                return (!value.eq_ignore_ascii_case(b"upgrade")).then_some(Fate::Replace {
+                    name,
+                    value: Cow::Borrowed(b"upgrade"),
+                });
+            }
+            return Some(Fate::Drop);
+        }
+        let listed = connection.is_some_and(|info| {
+            info.listed
+                .iter()
+                .any(|token| token.eq_ignore_ascii_case(name))
+        });
+        listed.then_some(Fate::Drop)
+    }
+
+    /// The tokens of the `connection` header(s), when hop-by-hop headers are stripped and
+    /// the request has one (Envoy removes it before filters run, except for upgrades).
+    fn connection_info<'a>(&self, headers: &'a HeaderMap) -> Option<ConnectionInfo<'a>> {
+        if !self.strip_hop_by_hop || !headers.contains("connection") {
+            return None;
+        }
+        let listed: Vec<&[u8]> = headers.values("connection").flat_map(list_tokens).collect();
+        let is_upgrade = headers.contains("upgrade")
+            && listed
+                .iter()
+                .any(|token| token.eq_ignore_ascii_case(b"upgrade"));
+        Some(ConnectionInfo { listed, is_upgrade })
+    }
+
+    /// The authority (`:authority`, or `host` without one): trimmed, lowercased, port and
+    /// trailing dot removed, as configured.
+    fn authority_fate<'a>(
+        &'a self,
+        headers: &HeaderMap,
+        name: &'a [u8],
+        field: &AuthorityField<'a>,
+        normalized: &mut Normalizations,
+        facts: &mut dyn ConnectionFacts,
+    ) -> Option<Fate<'a>> {
+        let port = field.parsed.port_number();
+        let strip_port = match self.authority.strip_port {
+            StripPort::Keep => false,
+            StripPort::Any => true,
+            StripPort::SchemeDefault => port.is_some() && port == scheme_default_port(headers),
+            StripPort::Matching => port.is_some() && port == facts.listener_port(),
+        };
+        let how = Canonicalize {
+            lowercase: self.authority.lowercase,
+            strip_trailing_dot: self.authority.strip_trailing_dot,
+            strip_port,
+        };
+        let renamed = self.rename_of(name).is_some();
+        let name = self.effective_name(name);
+        let trimmed = field.trimmed.len() != field.untrimmed_len;
+        for (applied, rule) in [
+            (field.joined, Normalization::RepeatedHeader),
+            (trimmed, Normalization::HeaderWhitespace),
+            (renamed, Normalization::RenamedHeader),
+        ] {
+            if applied {
+                normalized.insert(rule);
+            }
+        }
+        match authority::canonicalize(&field.parsed, how) {
+            Some(rewritten) => {
+                for (changed, rule) in [
+                    (rewritten.lowered, Normalization::AuthorityCase),
+                    (rewritten.port_stripped, Normalization::AuthorityPort),
+                    (rewritten.dot_stripped, Normalization::AuthorityTrailingDot),
+                ] {
+                    if changed {
+                        normalized.insert(rule);
+                    }
+                }
+                Some(Fate::Replace {
+                    name,
+                    value: Cow::Owned(rewritten.value.into_bytes()),
+                })
+            }
+            None => (field.joined || trimmed || renamed).then_some(Fate::Replace {
+                name,
+                value: Cow::Borrowed(field.trimmed),
+            }),
+        }
+    }
+}
+
+/// 80 for `http`, 443 for `https`.
+fn scheme_default_port(headers: &HeaderMap) -> Option<u16> {
+    let scheme = first(headers, b":scheme")?;
+    if scheme.eq_ignore_ascii_case(b"http") {
+        Some(80)
+    } else if scheme.eq_ignore_ascii_case(b"https") {
+        Some(443)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::config::Config;
+
+    fn normalizer(json: &str) -> Normalizer {
+        Normalizer::new(Config::from_json(json.as_bytes()).unwrap()).unwrap()
+    }
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        HeaderMap::new(
+            pairs
+                .iter()
+                .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn hop_by_hop_fates() {
+        let normalizer = normalizer("{}");
+        let plain = map(&[("connection", "close, X-Listed")]);
+        let info = normalizer.connection_info(&plain);
+        let fate = |name: &'static str, value: &str| {
+            normalizer.hop_by_hop_fate(name.as_bytes(), value.as_bytes(), info.as_ref())
+        };
+        assert_eq!(fate("keep-alive", "1"), Some(Fate::Drop));
+        assert_eq!(fate("te", "gzip"), Some(Fate::Drop));
+        assert_eq!(fate("te", " Trailers "), None);
+        assert_eq!(fate("x-listed", "1"), Some(Fate::Drop));
+        assert_eq!(fate("x-other", "1"), None);
+
+        let upgrade = map(&[
+            ("connection", "keep-alive, upgrade"),
+            ("upgrade", "websocket"),
+        ]);
+        let info = normalizer.connection_info(&upgrade);
+        let fate = |name: &'static str, value: &str| {
+            normalizer.hop_by_hop_fate(name.as_bytes(), value.as_bytes(), info.as_ref())
+        };
+        assert_eq!(fate("upgrade", "websocket"), None);
+        assert_eq!(
+            fate("connection", "keep-alive, upgrade"),
+            Some(Fate::Replace {
+                name: b"connection",
+                value: Cow::Borrowed(b"upgrade"),
+            })
+        );
+        assert_eq!(fate("connection", "Upgrade"), None);
+
+        let off = normalizer_off();
+        assert_eq!(off.hop_by_hop_fate(b"keep-alive", b"1", None), None);
+    }
+
+    fn normalizer_off() -> Normalizer {
+        normalizer(r#"{"strip_hop_by_hop": false}"#)
+    }
+
+    #[test]
+    fn default_ports_follow_the_scheme() {
+        assert_eq!(scheme_default_port(&map(&[(":scheme", "http")])), Some(80));
+        assert_eq!(
+            scheme_default_port(&map(&[(":scheme", "HTTPS")])),
+            Some(443)
+        );
+        assert_eq!(scheme_default_port(&map(&[(":scheme", "ftp")])), None);
+        assert_eq!(scheme_default_port(&map(&[])), None);
+    }
+}

@@ -1,0 +1,148 @@
+//! The fast path: deciding about a request that is already canonical allocates nothing
+//! (beyond reading the headers from the host, which happens before).
+//!
+//! A counting global allocator tallies allocations per thread, so tests running in
+//! parallel on other threads do not disturb the count.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::net::IpAddr;
+
+use header_normalization::{Config, ConnectionFacts, Decision, Normalizer};
+use wasmesh_sdk::HeaderMap;
+
+struct CountingAllocator;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn record_allocation() {
+    let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the wrapper only counts.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        record_allocation();
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        record_allocation();
+        // SAFETY: as for `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        record_allocation();
+        // SAFETY: `ptr` and `layout` come from this allocator, which is `System`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` and `layout` come from this allocator, which is `System`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static COUNTING_ALLOCATOR: CountingAllocator = CountingAllocator;
+
+fn allocations() -> usize {
+    ALLOCATIONS.with(Cell::get)
+}
+
+/// Facts that fail the test if a caller fact is read: a canonical request needs none
+/// (only `strip_port: matching` asks for the listener port of an authority with a port).
+struct NoFacts;
+
+impl ConnectionFacts for NoFacts {
+    fn source_ip(&mut self) -> Option<IpAddr> {
+        panic!("source address read")
+    }
+    fn mtls(&mut self) -> bool {
+        panic!("mtls read")
+    }
+    fn peer_uri_san(&mut self) -> Option<String> {
+        panic!("peer SAN read")
+    }
+    fn listener_port(&mut self) -> Option<u16> {
+        Some(10000)
+    }
+}
+
+fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+    HeaderMap::new(
+        pairs
+            .iter()
+            .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .collect(),
+    )
+}
+
+fn normalizer(json: &str) -> Normalizer {
+    Normalizer::new(Config::from_json(json.as_bytes()).unwrap()).unwrap()
+}
+
+/// Decides about `headers` and returns (allocations made, whether it was forwarded unchanged).
+fn measure(normalizer: &Normalizer, headers: &HeaderMap) -> (usize, bool) {
+    let before = allocations();
+    let decision = normalizer.decide(headers, &mut NoFacts);
+    let unchanged = matches!(&decision, Decision::Forward(changes) if changes.ops.is_empty());
+    let after = allocations();
+    drop(decision);
+    (after - before, unchanged)
+}
+
+const CANONICAL: &[(&str, &str)] = &[
+    (":method", "POST"),
+    (":scheme", "https"),
+    (":authority", "api.example.com:8443"),
+    (
+        ":path",
+        "/api/v1/users/42/caf%C3%A9?limit=10&next=%2Fa%2F..%2F",
+    ),
+    ("content-type", "application/json"),
+    ("content-length", "42"),
+    ("authorization", "Bearer abc.def.ghi"),
+    (
+        "traceparent",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    ),
+    ("te", "trailers"),
+    ("accept", "*/*"),
+    ("accept", "text/html"),
+    ("user-agent", "curl/8.5.0"),
+    ("x-request-id", "7b1f0b8e-1c5d-4f7e-9c1a-0d3a7f1e2b3c"),
+];
+
+#[test]
+fn a_canonical_request_costs_no_allocation() {
+    let headers = map(CANONICAL);
+    for config in [
+        "{}",
+        r#"{"repeated_singletons": "keep_first", "lowercase_methods": "uppercase",
+            "renames": [{"from": "x_user", "to": "x-user"}], "singleton_headers": ["x-tenant"],
+            "trusted_callers": [{"source_cidrs": ["10.0.0.0/8"]}],
+            "authority": {"strip_port": "matching"},
+            "original_path_header": "x-original-path",
+            "path": {"lowercase": true, "path_params": "strip"}}"#,
+    ] {
+        let normalizer = normalizer(config);
+        let (count, unchanged) = measure(&normalizer, &headers);
+        assert!(unchanged, "{config}");
+        assert_eq!(count, 0, "{config}");
+    }
+}
+
+#[test]
+fn a_rewritten_request_allocates() {
+    let normalizer = normalizer("{}");
+    let headers = map(&[(":method", "GET"), (":path", "/a/../b")]);
+    let (count, unchanged) = measure(&normalizer, &headers);
+    assert!(!unchanged);
+    assert!(count > 0);
+}

@@ -1,0 +1,63 @@
+//! The filter as a stage of a chain (as in the `wasmesh` bundle), in the host emulator.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use header_normalization::HeaderNormalization;
+use wasmesh_sdk::chain::{stage, Bundle, Chain, StageFactory};
+use wasmesh_sdk::testing::{Host, LogLevel};
+
+struct OnlyNormalization;
+
+impl Bundle for OnlyNormalization {
+    const NAME: &'static str = "bundle";
+
+    fn stages() -> Vec<(&'static str, StageFactory)> {
+        vec![stage::<HeaderNormalization>()]
+    }
+}
+
+fn chain_host(config: &str) -> Host {
+    let host = Host::new(wasmesh_sdk::register::<Chain<OnlyNormalization>>);
+    assert!(host.configure(config), "{:?}", host.logs());
+    host
+}
+
+#[test]
+fn the_stage_normalizes_and_refuses_as_alone() {
+    let host = chain_host(
+        r#"{"chain": [{"name": "header-normalization",
+                       "config": {"path": {"escaped_slashes": "unescape_and_redirect"}}}]}"#,
+    );
+    let outcome = common::send(&host, &common::get("/a/./b", &[("x_a", "1")]));
+    assert_eq!(outcome.path(), "/a/b");
+    assert_eq!(outcome.values("x_a"), Vec::<&str>::new());
+    let outcome = common::send(&host, &common::get("/a%2fb", &[]));
+    assert_eq!(outcome, common::Outcome::Redirected("/a/b".to_owned()));
+    let outcome = common::send(&host, &common::get("/a#b", &[]));
+    assert_eq!(outcome.rule(), "fragment");
+    assert_eq!(common::counter(&host, "rejected", "fragment"), Some(1));
+}
+
+#[test]
+fn a_stage_without_config_uses_the_defaults() {
+    let host = chain_host(r#"{"chain": [{"name": "header-normalization"}]}"#);
+    let outcome = common::send(&host, &common::get("/a%2fb", &[]));
+    assert_eq!(outcome.rule(), "escaped_slash");
+}
+
+#[test]
+fn stage_config_errors_carry_the_chain_path() {
+    let host = Host::new(wasmesh_sdk::register::<Chain<OnlyNormalization>>);
+    assert!(!host.configure(
+        r#"{"chain": [{"name": "header-normalization", "config": {"renames": [{"from": "a", "to": "a"}]}}]}"#
+    ));
+    assert!(
+        host.logged(
+            LogLevel::Critical,
+            "bundle: config.chain[0].config.renames[0].to: "
+        ),
+        "{:?}",
+        host.logs()
+    );
+}
