@@ -3,20 +3,29 @@
 //! configuration (see `wasmesh_sdk::chain`). One VM and one set of wasm crossings per
 //! request instead of four.
 
+use access_control::AccessControl;
+use header_normalization::HeaderNormalization;
+use service_metrics::ServiceMetrics;
+use trace_propagation::TracePropagation;
 use wasmesh_sdk::chain::{stage, Bundle, Chain, StageFactory};
+use wasmesh_sdk::{Filter, Hooks};
 
 /// The filters the bundle offers.
 pub struct Wasmesh;
 
 impl Bundle for Wasmesh {
     const NAME: &'static str = "wasmesh";
+    const HOOKS: Hooks = HeaderNormalization::HOOKS
+        .and(AccessControl::HOOKS)
+        .and(TracePropagation::HOOKS)
+        .and(ServiceMetrics::HOOKS);
 
     fn stages() -> Vec<(&'static str, StageFactory)> {
         vec![
-            stage::<header_normalization::HeaderNormalization>(),
-            stage::<access_control::AccessControl>(),
-            stage::<trace_propagation::TracePropagation>(),
-            stage::<service_metrics::ServiceMetrics>(),
+            stage::<HeaderNormalization>(),
+            stage::<AccessControl>(),
+            stage::<TracePropagation>(),
+            stage::<ServiceMetrics>(),
         ]
     }
 }

@@ -1,0 +1,102 @@
+//! The four filters as one chain in the bundle, driven through the proxy-wasm dispatcher.
+
+use wasmesh::WasmeshChain;
+use wasmesh_sdk::testing::{Action, Host, HttpStream};
+
+const CHAIN: &str = r#"{"chain": [
+    {"name": "header-normalization"},
+    {"name": "access-control", "config": {
+        "identity": {"sources": ["peer_certificate"], "spiffe": {"trust_domains": ["example.org"]}},
+        "rules": [
+            {"name": "no-admin", "action": "deny", "callers": ["frontend"], "paths": [{"prefix": "/admin"}]},
+            {"name": "frontend", "action": "allow", "callers": ["frontend"]}
+        ]
+    }},
+    {"name": "trace-propagation"},
+    {"name": "service-metrics", "config": {
+        "direction": "inbound", "service": "orders",
+        "spiffe": {"trust_domains": ["example.org"]}
+    }}
+]}"#;
+
+fn host() -> Host {
+    let host = Host::new(wasmesh_sdk::register::<WasmeshChain>);
+    assert!(host.configure(CHAIN), "{:?}", host.logs());
+    host.set_property(&["connection", "mtls"], true);
+    host.set_property(
+        &["connection", "uri_san_peer_certificate"],
+        "spiffe://example.org/ns/shop/sa/frontend",
+    );
+    host
+}
+
+fn get(host: &Host, path: &str) -> (HttpStream, Action) {
+    let stream = host.stream();
+    let action = stream.send_request_headers(&[
+        (":method", "GET"),
+        (":scheme", "http"),
+        (":authority", "orders"),
+        (":path", path),
+    ]);
+    (stream, action)
+}
+
+fn requests_total(host: &Host, code: &str) -> u64 {
+    host.metrics()
+        .iter()
+        .filter(|m| m.name.starts_with("wasmesh_service_requests_total"))
+        .filter(|m| m.name.contains(&format!(".response_code=.={code};.;")))
+        .map(|m| m.value)
+        .sum()
+}
+
+#[test]
+fn a_request_goes_through_all_four_stages() {
+    let host = host();
+    let (stream, action) = get(&host, "/api/./items//1");
+    assert_eq!(action, Action::Continue);
+    // header-normalization canonicalized the path that access-control then allowed.
+    assert_eq!(
+        stream.request_header(":path").as_deref(),
+        Some("/api/items/1")
+    );
+    // access-control passed the verified caller on.
+    assert_eq!(
+        stream.request_header("x-wasmesh-caller").as_deref(),
+        Some("frontend")
+    );
+    // trace-propagation started a trace.
+    let traceparent = stream.request_header("traceparent").unwrap();
+    assert!(traceparent.starts_with("00-"), "{traceparent}");
+    stream.set_property(&["response", "code"], 200i64);
+    stream.send_response_headers(&[(":status", "200")]);
+    stream.finish();
+    // service-metrics counted it when the stream ended.
+    assert_eq!(requests_total(&host, "200"), 1);
+}
+
+#[test]
+fn a_denial_stops_the_chain_and_is_still_counted() {
+    let host = host();
+    let (stream, action) = get(&host, "/public/../admin/users");
+    assert_eq!(action, Action::Pause);
+    let reply = stream.local_reply().unwrap();
+    assert_eq!(reply.status, 403);
+    assert_eq!(reply.json()["rule"], "no-admin");
+    // Later stages never saw the request: no trace context was added.
+    assert_eq!(stream.request_header("traceparent"), None);
+    stream.finish();
+    assert_eq!(requests_total(&host, "403"), 1);
+}
+
+#[test]
+fn a_hostile_path_is_rejected_before_access_control_sees_it() {
+    let host = host();
+    let (stream, action) = get(&host, "/public/..;/admin");
+    assert_eq!(action, Action::Pause);
+    let reply = stream.local_reply().unwrap();
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.json()["rule"], "dot_segment_parameter");
+    stream.finish();
+    assert_eq!(requests_total(&host, "400"), 1);
+}
