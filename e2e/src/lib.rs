@@ -20,6 +20,7 @@
 //! * [`http`]: the raw HTTP/1.1 client.
 
 pub mod config;
+pub mod control_plane;
 pub mod echo;
 pub mod envoy;
 pub mod http;
