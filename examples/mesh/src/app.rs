@@ -3,6 +3,8 @@
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Headers an application copies from the request it serves onto the calls it makes.
@@ -107,11 +109,24 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     })
 }
 
+/// The reason phrase of the statuses the application sends.
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        502 => "Bad Gateway",
+        _ => "Status",
+    }
+}
+
 fn respond(stream: &mut TcpStream, status: u16, body: &Value) -> std::io::Result<()> {
     let body = body.to_string();
     write!(
         stream,
-        "HTTP/1.1 {status} OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        reason(status),
         body.len()
     )?;
     stream.flush()
@@ -184,7 +199,99 @@ fn dechunk(body: &str) -> String {
     out
 }
 
+/// The prefix of paths that make the application call one service with the rest of the
+/// path: `GET /call/c/items/7` calls `GET /items/7` on `c` and answers with its status.
+pub const CALL_PREFIX: &str = "/call/";
+
+/// What a request asks the application to call: (service, path) for a `/call/` path.
+fn forwarded_call(path: &str) -> Option<Result<(&str, String), String>> {
+    let rest = path.strip_prefix(CALL_PREFIX)?;
+    let (service, path) = match rest.find(['/', '?']) {
+        Some(at) => rest.split_at(at),
+        None => (rest, ""),
+    };
+    let valid = !service.is_empty()
+        && service
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !valid {
+        return Some(Err(format!(
+            "`{CALL_PREFIX}<service>/<path>` needs a service name of a-z, 0-9 and `-`, found {service:?}"
+        )));
+    }
+    let path = if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        format!("/{path}")
+    };
+    Some(Ok((service, path)))
+}
+
+/// The status of the answer: the forwarded call's own status, or for the configured
+/// calls 200 when all of them succeeded and 502 otherwise.
+fn answer_status(forwarded: bool, calls: &[Value]) -> u16 {
+    let mut statuses = calls.iter().map(|call| {
+        call.get("status")
+            .and_then(Value::as_u64)
+            .and_then(|s| u16::try_from(s).ok())
+            .unwrap_or(0)
+    });
+    if forwarded {
+        return statuses.next().filter(|s| *s != 0).unwrap_or(502);
+    }
+    if statuses.all(|s| (200..300).contains(&s)) {
+        200
+    } else {
+        502
+    }
+}
+
 impl App {
+    /// The answer to one request: status and JSON body.
+    fn answer(&self, request: &Request) -> (u16, Value) {
+        let trace: Vec<(String, String)> = request
+            .headers
+            .iter()
+            .filter(|(name, _)| TRACE_HEADERS.contains(&name.as_str()))
+            .cloned()
+            .collect();
+        let forwarded = match forwarded_call(&request.path) {
+            None => None,
+            Some(Ok((service, path))) => Some(Dependency {
+                service: service.to_owned(),
+                method: request.method.clone(),
+                path,
+            }),
+            Some(Err(error)) => return (400, json!({"service": self.name, "error": error})),
+        };
+        let calls: Vec<Value> = match (self.outbound, &forwarded) {
+            (Some(outbound), Some(dep)) => vec![call(outbound, dep, &trace)],
+            (Some(outbound), None) => self
+                .dependencies
+                .iter()
+                .map(|dep| call(outbound, dep, &trace))
+                .collect(),
+            (None, Some(_)) => {
+                let error = format!("{} calls no other service", self.name);
+                return (404, json!({"service": self.name, "error": error}));
+            }
+            (None, None) => Vec::new(),
+        };
+        let headers: Vec<String> = request
+            .headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}"))
+            .collect();
+        let body = json!({
+            "service": self.name,
+            "method": request.method,
+            "path": request.path,
+            "headers": headers,
+            "calls": calls,
+        });
+        (answer_status(forwarded.is_some(), &calls), body)
+    }
+
     fn handle(&self, stream: TcpStream) {
         let Ok(clone) = stream.try_clone() else {
             return;
@@ -192,29 +299,8 @@ impl App {
         let mut reader = BufReader::new(clone);
         let mut stream = stream;
         while let Some(request) = read_request(&mut reader) {
-            let trace: Vec<(String, String)> = request
-                .headers
-                .iter()
-                .filter(|(name, _)| TRACE_HEADERS.contains(&name.as_str()))
-                .cloned()
-                .collect();
-            let calls: Vec<Value> = match self.outbound {
-                Some(outbound) => self
-                    .dependencies
-                    .iter()
-                    .map(|dep| call(outbound, dep, &trace))
-                    .collect(),
-                None => Vec::new(),
-            };
-            let headers: Vec<Value> = request.headers.iter().map(|(n, v)| json!([n, v])).collect();
-            let body = json!({
-                "service": self.name,
-                "method": request.method,
-                "path": request.path,
-                "headers": headers,
-                "calls": calls,
-            });
-            if respond(&mut stream, 200, &body).is_err() {
+            let (status, body) = self.answer(&request);
+            if respond(&mut stream, status, &body).is_err() {
                 return;
             }
         }
@@ -222,10 +308,25 @@ impl App {
 
     /// Serves on `listener` until the process ends, one thread per connection.
     pub fn serve(self, listener: TcpListener) {
-        let app = std::sync::Arc::new(self);
-        for stream in listener.incoming().flatten() {
-            let app = std::sync::Arc::clone(&app);
-            std::thread::spawn(move || app.handle(stream));
+        self.serve_until(listener, &AtomicBool::new(false));
+    }
+
+    /// Serves on `listener` until `stop` is set and a connection arrives (the owner
+    /// connects once to wake it up), one thread per connection.
+    pub fn serve_until(self, listener: TcpListener, stop: &AtomicBool) {
+        let app = Arc::new(self);
+        for stream in listener.incoming() {
+            if stop.load(Ordering::SeqCst) {
+                return;
+            }
+            let Ok(stream) = stream else {
+                continue;
+            };
+            let app = Arc::clone(&app);
+            // A connection the system cannot give a thread is dropped (closed).
+            let _ = std::thread::Builder::new()
+                .name(format!("{}-connection", app.name))
+                .spawn(move || app.handle(stream));
         }
     }
 }
@@ -245,6 +346,36 @@ mod tests {
         assert_eq!(dep.method, "POST");
         assert!(Dependency::parse("c").is_err());
         assert!(Dependency::parse(":/x").is_err());
+    }
+
+    #[test]
+    fn call_paths_name_a_service_and_a_path() {
+        assert_eq!(forwarded_call("/api"), None);
+        assert_eq!(
+            forwarded_call("/call/c/items/7?x=1"),
+            Some(Ok(("c", "/items/7?x=1".to_owned())))
+        );
+        assert_eq!(forwarded_call("/call/c"), Some(Ok(("c", "/".to_owned()))));
+        assert_eq!(
+            forwarded_call("/call/c?x"),
+            Some(Ok(("c", "/?x".to_owned())))
+        );
+        assert!(matches!(forwarded_call("/call//x"), Some(Err(_))));
+        assert!(matches!(forwarded_call("/call/c%0d/x"), Some(Err(_))));
+        assert!(matches!(forwarded_call("/call/C/x"), Some(Err(_))));
+    }
+
+    #[test]
+    fn answer_status_reflects_the_calls() {
+        let ok = json!({"status": 200});
+        let denied = json!({"status": 403});
+        let failed = json!({"status": 0});
+        assert_eq!(answer_status(false, &[]), 200);
+        assert_eq!(answer_status(false, &[ok.clone(), ok.clone()]), 200);
+        assert_eq!(answer_status(false, &[ok.clone(), denied.clone()]), 502);
+        assert_eq!(answer_status(true, &[denied]), 403);
+        assert_eq!(answer_status(true, &[ok]), 200);
+        assert_eq!(answer_status(true, &[failed]), 502);
     }
 
     #[test]

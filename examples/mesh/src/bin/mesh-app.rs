@@ -1,8 +1,9 @@
-//! `mesh-app --name a --listen 127.0.0.1:8001 [--outbound 127.0.0.1:10002] [--call b:/api ...]`
+//! `mesh-app --name a --listen 127.0.0.1:8001 [--outbound 127.0.0.1:10011] [--call b:/api ...]`
 //!
-//! One service of the demo mesh: answers every request with JSON describing what it
-//! received, after calling its dependencies through its outbound sidecar with the trace
-//! headers copied from the request.
+//! One service of the demo mesh on its own (docker-compose.yaml runs three): answers every
+//! request with JSON describing what it received, after calling its dependencies through
+//! its outbound sidecar with the trace headers copied from the request. A request to
+//! `/call/<service>/<path>` makes that one call instead and answers with its status.
 
 use mesh::app::{App, Dependency};
 use std::net::TcpListener;
