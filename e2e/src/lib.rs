@@ -18,6 +18,8 @@
 //! * [`Envoy`]: a running Envoy, stopped and reaped on drop.
 //! * [`EchoServer`]: the upstream application, answering with what it received.
 //! * [`http`]: the raw HTTP/1.1 client.
+//! * [`pki`]: test certificates (a CA and the leaf certificates it issues), made with
+//!   the `openssl` command-line tool.
 
 pub mod config;
 pub mod control_plane;
@@ -25,6 +27,7 @@ pub mod echo;
 pub mod envoy;
 pub mod http;
 pub mod paths;
+pub mod pki;
 pub mod process;
 mod wire;
 

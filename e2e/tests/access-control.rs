@@ -4,8 +4,8 @@
 //! bundle). The filter's behaviour is tested in detail in the emulator
 //! (`filters/access-control/tests/`).
 //!
-//! Certificates are made at test time with the `openssl` command-line tool, and TLS
-//! requests are sent with `curl`; both must be installed.
+//! Certificates are made at test time by the harness's `pki` module with the `openssl`
+//! command-line tool, and TLS requests are sent with `curl`; both must be installed.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -13,11 +13,11 @@
     clippy::indexing_slicing
 )]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use wasmesh_e2e::pki::{CertificateAuthority, ExtendedKeyUsage, SubjectAltName};
 use wasmesh_e2e::{http, EchoServer, Envoy, EnvoyConfig};
 
 const MTLS_CONFIG: &str = "access-control.yaml";
@@ -33,132 +33,43 @@ const FRONTEND: &str = "spiffe://example.org/ns/shop/sa/frontend";
 // ---------------------------------------------------------------------------------------
 // Certificates
 
-/// A CA and certificates made with the openssl CLI in a fresh directory, removed on drop.
-struct Pki {
-    dir: PathBuf,
-    serial: u32,
+/// A CA in a fresh directory (removed on drop) with the sidecar's server certificate,
+/// `server.crt` and `server.key`.
+fn pki() -> CertificateAuthority {
+    let mut pki =
+        CertificateAuthority::create_temporary("access-control", "wasmesh test", 1).unwrap();
+    pki.issue(
+        "server",
+        &[
+            SubjectAltName::Dns(SERVER_NAME),
+            SubjectAltName::Uri("spiffe://example.org/ns/shop/sa/orders"),
+        ],
+        &[ExtendedKeyUsage::ServerAuth],
+    )
+    .unwrap();
+    pki
 }
 
-impl Pki {
-    fn new() -> Self {
-        static COUNT: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "wasmesh-access-control-{}-{}",
-            std::process::id(),
-            COUNT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut pki = Self { dir, serial: 1 };
-        pki.openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=wasmesh-test-ca",
-        ]);
-        pki.issue(
-            "server",
-            &format!("DNS:{SERVER_NAME},URI:spiffe://example.org/ns/shop/sa/orders"),
-            "serverAuth",
-        );
-        pki
-    }
+/// The client certificates of these tests.
+trait IssueClient {
+    /// Issues `<name>.crt` and `<name>.key`, a client certificate whose URI SANs are
+    /// `ids`, in order.
+    fn client(&mut self, name: &str, ids: &[&str]);
+}
 
-    fn openssl(&self, args: &[&str]) {
-        let output = Command::new("openssl")
-            .args(args)
-            .current_dir(&self.dir)
-            .output()
-            .expect("the openssl command-line tool is installed");
-        assert!(
-            output.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-
-    /// Issues `<name>.crt` and `<name>.key` with these subject alternative names.
-    fn issue(&mut self, name: &str, san: &str, usage: &str) {
-        self.serial += 1;
-        let (key, csr, crt, ext) = (
-            format!("{name}.key"),
-            format!("{name}.csr"),
-            format!("{name}.crt"),
-            format!("{name}.ext"),
-        );
-        std::fs::write(
-            self.dir.join(&ext),
-            format!("subjectAltName={san}\nextendedKeyUsage={usage}\nbasicConstraints=CA:FALSE\n"),
-        )
-        .unwrap();
-        self.openssl(&[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &key,
-            "-out",
-            &csr,
-            "-subj",
-            &format!("/CN={name}"),
-        ]);
-        self.openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-set_serial",
-            &self.serial.to_string(),
-            "-days",
-            "1",
-            "-extfile",
-            &ext,
-            "-out",
-            &crt,
-        ]);
-    }
-
-    /// A client certificate whose URI SANs are `ids`, in order.
+impl IssueClient for CertificateAuthority {
     fn client(&mut self, name: &str, ids: &[&str]) {
-        let san: Vec<String> = ids.iter().map(|id| format!("URI:{id}")).collect();
-        self.issue(name, &san.join(","), "clientAuth");
-    }
-
-    fn path(&self, file: &str) -> PathBuf {
-        self.dir.join(file)
-    }
-}
-
-impl Drop for Pki {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        let alt_names: Vec<SubjectAltName> = ids.iter().map(|id| SubjectAltName::Uri(id)).collect();
+        self.issue(name, &alt_names, &[ExtendedKeyUsage::ClientAuth])
+            .unwrap();
     }
 }
 
 /// `access-control.yaml` with the certificates of `pki` and the application `app`.
-fn mtls_config(pki: &Pki, app: &EchoServer) -> EnvoyConfig {
+fn mtls_config(pki: &CertificateAuthority, app: &EchoServer) -> EnvoyConfig {
     EnvoyConfig::from_file(MTLS_CONFIG)
         .unwrap()
-        .replace(CERT_DIR, format!("{}/", pki.dir.display()))
+        .replace(CERT_DIR, format!("{}/", pki.dir().display()))
         .upstream(8000, app.port())
 }
 
@@ -182,7 +93,7 @@ impl CurlResponse {
 /// `GET path` over TLS to the sidecar at `port`, presenting the client certificate
 /// `client` (none when `None`); `Err` with curl's message when no response came.
 fn curl(
-    pki: &Pki,
+    pki: &CertificateAuthority,
     port: u16,
     client: Option<&str>,
     path: &str,
@@ -247,7 +158,7 @@ fn counter_lines(prometheus: &str) -> Vec<&str> {
 
 #[test]
 fn envoy_validates_the_shipped_configs() {
-    let pki = Pki::new();
+    let pki = pki();
     let app = EchoServer::start().unwrap();
     for config in [
         mtls_config(&pki, &app),
@@ -261,7 +172,7 @@ fn envoy_validates_the_shipped_configs() {
 
 #[test]
 fn mutual_tls_callers_are_authorized_by_their_spiffe_id() {
-    let mut pki = Pki::new();
+    let mut pki = pki();
     pki.client("frontend", &[FRONTEND]);
     pki.client("intruder", &["spiffe://example.org/ns/shop/sa/intruder"]);
     pki.client("foreign", &["spiffe://evil.org/ns/shop/sa/frontend"]);
@@ -361,7 +272,7 @@ fn mutual_tls_callers_are_authorized_by_their_spiffe_id() {
 
 #[test]
 fn the_first_uri_san_of_the_peer_certificate_names_the_caller() {
-    let mut pki = Pki::new();
+    let mut pki = pki();
     pki.client("frontend", &[FRONTEND]);
     pki.client("foreign", &["spiffe://evil.org/ns/shop/sa/frontend"]);
     let app = EchoServer::start().unwrap();
@@ -391,7 +302,7 @@ fn the_first_uri_san_of_the_peer_certificate_names_the_caller() {
 
 #[test]
 fn shadow_mode_reports_denials_without_blocking() {
-    let mut pki = Pki::new();
+    let mut pki = pki();
     pki.client("intruder", &["spiffe://example.org/ns/shop/sa/intruder"]);
     let app = EchoServer::start().unwrap();
     let config = mtls_config(&pki, &app).replace(r#""mode": "enforce""#, r#""mode": "shadow""#);
@@ -413,7 +324,7 @@ fn shadow_mode_reports_denials_without_blocking() {
 
 #[test]
 fn envoy_refuses_a_bad_policy_naming_the_field() {
-    let pki = Pki::new();
+    let pki = pki();
     let app = EchoServer::start().unwrap();
     let config = mtls_config(&pki, &app).replace(
         r#""methods": ["GET", "HEAD", "POST"]"#,
@@ -728,7 +639,7 @@ fn the_bundle_runs_access_control_after_header_normalization() {
 
 #[test]
 fn pki_files_exist_where_the_config_points() {
-    let mut pki = Pki::new();
+    let mut pki = pki();
     pki.client("frontend", &[FRONTEND]);
     for file in [
         "ca.crt",
@@ -739,7 +650,7 @@ fn pki_files_exist_where_the_config_points() {
     ] {
         assert!(Path::new(&pki.path(file)).is_file(), "{file}");
     }
-    let dir = pki.dir.clone();
+    let dir = pki.dir().to_path_buf();
     drop(pki);
     assert!(!dir.exists());
 }

@@ -11,12 +11,12 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use wasmesh_e2e::pki::{CertificateAuthority, ExtendedKeyUsage, SubjectAltName};
 use wasmesh_e2e::{http, repo_root, EchoRequest, EchoResponse, EchoServer, Envoy, EnvoyConfig};
 
 // --- Prometheus text -----------------------------------------------------------------------
@@ -493,95 +493,41 @@ fn native_naming_counts_the_same_mix() {
 
 const TRUST_DOMAIN: &str = "example.org";
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let output = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl is installed");
-    assert!(
-        output.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
+/// Where `service-metrics-mtls.yaml` reads its certificates (`ca.pem`, `<name>.pem`,
+/// `<name>.key`).
+const CONFIG_CERT_DIR: &str = "/tmp/wasmesh-service-metrics-certs";
 
-/// A CA and leaf certificates whose URI SANs are SPIFFE IDs, made with the openssl CLI.
-fn make_certs() -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let dir = std::env::temp_dir().join(format!(
-        "wasmesh-service-metrics-certs-{}-{nanos}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let mut ca = vec!["req", "-x509"];
-    ca.extend(ec);
-    ca.extend([
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=wasmesh test CA",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign",
-    ]);
-    openssl(&dir, &ca);
+/// A CA (removed on drop) and leaf certificates whose URI SANs are SPIFFE IDs.
+fn make_certs() -> CertificateAuthority {
+    let mut ca =
+        CertificateAuthority::create_temporary("service-metrics-certs", "wasmesh test", 2).unwrap();
     for (name, path) in [
         ("reviews", "/ns/shop/sa/reviews"),
         ("frontend", "/ns/web/sa/frontend"),
         ("batch", "/ns/jobs/sa/batch"),
     ] {
-        let ext = format!(
-            "subjectAltName=URI:spiffe://{TRUST_DOMAIN}{path},DNS:{name}\nextendedKeyUsage=serverAuth,clientAuth\n"
-        );
-        std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
-        let (key, csr, pem, ext) = (
-            format!("{name}.key"),
-            format!("{name}.csr"),
-            format!("{name}.pem"),
-            format!("{name}.ext"),
-        );
-        let subject = format!("/O={name}");
-        let mut req = vec!["req", "-new"];
-        req.extend(ec);
-        req.extend(["-keyout", &key, "-out", &csr, "-subj", &subject]);
-        openssl(&dir, &req);
-        openssl(
-            &dir,
+        ca.issue(
+            name,
             &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                &pem,
-                "-days",
-                "2",
-                "-extfile",
-                &ext,
+                SubjectAltName::Uri(&format!("spiffe://{TRUST_DOMAIN}{path}")),
+                SubjectAltName::Dns(name),
             ],
+            &[ExtendedKeyUsage::ServerAuth, ExtendedKeyUsage::ClientAuth],
+        )
+        .unwrap();
+    }
+    ca
+}
+
+/// `config` reading its certificates from `certs`, where they end in `.crt`.
+fn with_certs(mut config: EnvoyConfig, certs: &CertificateAuthority) -> EnvoyConfig {
+    for name in ["ca", "reviews", "frontend", "batch"] {
+        config = config.replace(
+            format!("{CONFIG_CERT_DIR}/{name}.pem"),
+            format!("{CONFIG_CERT_DIR}/{name}.crt"),
         );
     }
-    dir
+    config.replace(CONFIG_CERT_DIR, certs.dir().display().to_string())
 }
 
 #[test]
@@ -591,11 +537,8 @@ fn mutual_tls_names_callers_by_their_verified_certificates() {
     let config = EnvoyConfig::from_file("service-metrics-mtls.yaml")
         .unwrap()
         .upstream(8000, app.port())
-        .replace("port_value: 10050", format!("port_value: {}", free_port()))
-        .replace(
-            "/tmp/wasmesh-service-metrics-certs",
-            certs.display().to_string(),
-        );
+        .replace("port_value: 10050", format!("port_value: {}", free_port()));
+    let config = with_certs(config, &certs);
     let envoy = Envoy::start(&config).unwrap();
     let frontend = envoy.listener("frontend-outbound").unwrap();
     let batch = envoy.listener("batch-outbound").unwrap();
@@ -654,7 +597,6 @@ fn mutual_tls_names_callers_by_their_verified_certificates() {
     }
     assert_eq!(select(&samples, "istio_requests_total", &[]).len(), 6);
     promtool_check(&text);
-    let _ = std::fs::remove_dir_all(&certs);
 }
 
 // --- the bundle ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
-//! The mesh's certificates, made with the `openssl` command at start-up: a CA, and for
-//! every workload a key and a certificate whose only identity is the URI SAN
-//! `spiffe://wasmesh.local/ns/demo/sa/<name>` (an X.509 SVID), usable as client and as
-//! server certificate.
+//! The mesh's certificates, made at start-up by the e2e harness's [`wasmesh_e2e::pki`]
+//! (the `openssl` command): a CA, and for every workload a key and a certificate whose
+//! only identity is the URI SAN `spiffe://wasmesh.local/ns/demo/sa/<name>` (an X.509
+//! SVID), usable as client and as server certificate.
 //!
 //! Files: `ca.crt`, `ca.key`, `<name>.crt`, `<name>.key`. Keys are ECDSA P-256; the
 //! certificates are valid for 30 days. The commands and options used work with
@@ -9,160 +9,23 @@
 
 use crate::topology::spiffe_id;
 use std::path::Path;
-use std::process::Command;
+use wasmesh_e2e::pki::{CertificateAuthority, ExtendedKeyUsage, SubjectAltName};
 
-/// How long the certificates are valid.
-const VALID_DAYS: &str = "30";
+/// How long the certificates are valid, in days.
+const VALID_DAYS: u32 = 30;
 
-/// The CA's `openssl req` configuration.
-const CA_CONFIG: &str = "\
-[req]
-distinguished_name = dn
-prompt = no
-x509_extensions = ca
-[dn]
-O = wasmesh demo
-CN = wasmesh demo CA
-[ca]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-";
-
-/// The `openssl req` configuration of a workload, with the extensions of its certificate.
-fn workload_config(name: &str) -> String {
-    format!(
-        "\
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-O = wasmesh demo
-CN = {name}
-[svid]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature, keyEncipherment
-extendedKeyUsage = serverAuth, clientAuth
-subjectAltName = critical, URI:{}
-authorityKeyIdentifier = keyid
-",
-        spiffe_id(name)
-    )
-}
+/// The organization of every certificate; the CA is `<ORGANIZATION> CA`.
+const ORGANIZATION: &str = "wasmesh demo";
 
 /// Writes the CA and one key and certificate per workload into `dir` (which must exist).
 pub fn generate(dir: &Path, workloads: &[&str]) -> Result<(), String> {
-    write(&dir.join("ca.cnf"), CA_CONFIG)?;
-    openssl(
-        dir,
-        &[
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-noout",
-            "-out",
-            "ca.key",
-        ],
-    )?;
-    openssl(
-        dir,
-        &[
-            "req", "-x509", "-new", "-sha256", "-key", "ca.key", "-config", "ca.cnf", "-days",
-            VALID_DAYS, "-out", "ca.crt",
-        ],
-    )?;
-    for (serial, name) in (1u32..).zip(workloads) {
-        let config = format!("{name}.cnf");
-        let key = format!("{name}.key");
-        let request = format!("{name}.csr");
-        let certificate = format!("{name}.crt");
-        write(&dir.join(&config), &workload_config(name))?;
-        openssl(
-            dir,
-            &[
-                "ecparam",
-                "-name",
-                "prime256v1",
-                "-genkey",
-                "-noout",
-                "-out",
-                &key,
-            ],
+    let mut ca = CertificateAuthority::create(dir, ORGANIZATION, VALID_DAYS)?;
+    for name in workloads {
+        ca.issue(
+            name,
+            &[SubjectAltName::Uri(&spiffe_id(name))],
+            &[ExtendedKeyUsage::ServerAuth, ExtendedKeyUsage::ClientAuth],
         )?;
-        openssl(
-            dir,
-            &[
-                "req", "-new", "-sha256", "-key", &key, "-config", &config, "-out", &request,
-            ],
-        )?;
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-sha256",
-                "-in",
-                &request,
-                "-CA",
-                "ca.crt",
-                "-CAkey",
-                "ca.key",
-                "-set_serial",
-                &serial.to_string(),
-                "-days",
-                VALID_DAYS,
-                "-extfile",
-                &config,
-                "-extensions",
-                "svid",
-                "-out",
-                &certificate,
-            ],
-        )?;
-        remove(&dir.join(&request))?;
-        remove(&dir.join(&config))?;
-    }
-    remove(&dir.join("ca.cnf"))?;
-    restrict_keys(dir, workloads)
-}
-
-/// Runs `openssl args` in `dir`; the error quotes what openssl printed.
-fn openssl(dir: &Path, args: &[&str]) -> Result<Vec<u8>, String> {
-    let output = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .map_err(|e| {
-            format!("cannot run `openssl` ({e}): install OpenSSL (or LibreSSL) to make the mesh's certificates")
-        })?;
-    if !output.status.success() {
-        return Err(format!(
-            "`openssl {}` failed ({}): {}",
-            args.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
-    }
-    Ok(output.stdout)
-}
-
-fn write(path: &Path, text: &str) -> Result<(), String> {
-    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
-}
-
-fn remove(path: &Path) -> Result<(), String> {
-    std::fs::remove_file(path).map_err(|e| format!("cannot remove {}: {e}", path.display()))
-}
-
-/// Makes the private keys readable by their owner only.
-fn restrict_keys(dir: &Path, workloads: &[&str]) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    let keys = std::iter::once("ca").chain(workloads.iter().copied());
-    for name in keys {
-        let path = dir.join(format!("{name}.key"));
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| format!("cannot restrict {}: {e}", path.display()))?;
     }
     Ok(())
 }
@@ -171,6 +34,7 @@ fn restrict_keys(dir: &Path, workloads: &[&str]) -> Result<(), String> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
+    use wasmesh_e2e::pki::openssl;
 
     #[test]
     fn workload_certificates_carry_only_their_spiffe_id() {

@@ -1,59 +1,18 @@
 //! The fast path: deciding about a request that is already canonical allocates nothing
 //! (beyond reading the headers from the host, which happens before).
 //!
-//! A counting global allocator tallies allocations per thread, so tests running in
-//! parallel on other threads do not disturb the count.
+//! The global allocator is the SDK's `CountingAllocator`, which tallies allocations per
+//! thread, so tests running in parallel on other threads do not disturb the count.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::net::IpAddr;
 
 use header_normalization::{Config, ConnectionFacts, Decision, Normalizer};
+use wasmesh_sdk::testing::{count_allocations, CountingAllocator};
 use wasmesh_sdk::HeaderMap;
-
-struct CountingAllocator;
-
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn record_allocation() {
-    let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the wrapper only counts.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        record_allocation();
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        record_allocation();
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        record_allocation();
-        // SAFETY: `ptr` and `layout` come from this allocator, which is `System`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` and `layout` come from this allocator, which is `System`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
 
 #[global_allocator]
 static COUNTING_ALLOCATOR: CountingAllocator = CountingAllocator;
-
-fn allocations() -> usize {
-    ALLOCATIONS.with(Cell::get)
-}
 
 /// Facts that fail the test if a caller fact is read: a canonical request needs none
 /// (only `strip_port: matching` asks for the listener port of an authority with a port).
@@ -89,12 +48,13 @@ fn normalizer(json: &str) -> Normalizer {
 
 /// Decides about `headers` and returns (allocations made, whether it was forwarded unchanged).
 fn measure(normalizer: &Normalizer, headers: &HeaderMap) -> (usize, bool) {
-    let before = allocations();
-    let decision = normalizer.decide(headers, &mut NoFacts);
-    let unchanged = matches!(&decision, Decision::Forward(changes) if changes.ops.is_empty());
-    let after = allocations();
+    let ((decision, unchanged), allocations) = count_allocations(|| {
+        let decision = normalizer.decide(headers, &mut NoFacts);
+        let unchanged = matches!(&decision, Decision::Forward(changes) if changes.ops.is_empty());
+        (decision, unchanged)
+    });
     drop(decision);
-    (after - before, unchanged)
+    (allocations, unchanged)
 }
 
 const CANONICAL: &[(&str, &str)] = &[

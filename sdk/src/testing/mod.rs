@@ -17,10 +17,15 @@
 //! stream.finish();
 //! assert_eq!(host.counter("wasmesh_hello_requests_total"), Some(1));
 //! ```
+//!
+//! For tests that prove a code path allocates nothing, [`CountingAllocator`] and
+//! [`count_allocations`] count a thread's allocations.
 
 mod abi;
+mod allocation;
 mod state;
 
+pub use allocation::{count_allocations, CountingAllocator};
 pub use proxy_wasm::types::{Action, LogLevel};
 pub use state::{LogLine, Metric, SentReply};
 

@@ -1,72 +1,31 @@
 //! Proof that an already-canonical target is returned without allocating.
 //!
-//! A counting global allocator tallies allocations per thread, so tests
-//! running in parallel on other threads do not disturb the count.
+//! The test binary's global allocator is the SDK's
+//! [`CountingAllocator`](crate::testing::CountingAllocator), which tallies
+//! allocations per thread, so tests running in parallel on other threads do
+//! not disturb the count.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::borrow::Cow;
-use std::cell::Cell;
 
 use super::options_with;
 use crate::path::{canonicalize, EscapedSlashes, Fragment, PathOptions, PathParams};
-
-struct CountingAllocator;
-
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn record_allocation() {
-    // `try_with` fails only while the thread is being torn down; such
-    // allocations are of no interest here.
-    let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the
-// wrapper only counts.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        record_allocation();
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        record_allocation();
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        record_allocation();
-        // SAFETY: `ptr` and `layout` come from this allocator, which is `System`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` and `layout` come from this allocator, which is `System`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use crate::testing::{count_allocations, CountingAllocator};
 
 #[global_allocator]
 static COUNTING_ALLOCATOR: CountingAllocator = CountingAllocator;
 
-fn allocations_on_this_thread() -> usize {
-    ALLOCATIONS.with(Cell::get)
-}
-
 /// Canonicalizes `target` and reports (allocations made, result was borrowed, canonical text).
 fn measure(target: &[u8], options: &PathOptions) -> (usize, bool, Option<String>) {
-    let before = allocations_on_this_thread();
-    let result = canonicalize(target, options);
-    let borrowed = matches!(
-        result.as_ref().map(|c| c.clone().into_cow()),
-        Ok(Cow::Borrowed(_))
-    );
-    let after = allocations_on_this_thread();
+    let ((result, borrowed), allocations) = count_allocations(|| {
+        let result = canonicalize(target, options);
+        let borrowed = matches!(
+            result.as_ref().map(|c| c.clone().into_cow()),
+            Ok(Cow::Borrowed(_))
+        );
+        (result, borrowed)
+    });
     (
-        after - before,
+        allocations,
         borrowed,
         result.ok().map(|c| c.as_str().to_owned()),
     )
