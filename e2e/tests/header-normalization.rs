@@ -136,7 +136,10 @@ fn the_application_receives_the_canonical_request() {
     // The client's x-envoy-retry-on, and on both requests the x-envoy-external-address
     // Envoy adds itself under `use_remote_address: true`: internal headers from an
     // untrusted caller.
-    assert_eq!(metric(&prometheus, "normalized", "internal_header"), Some(2));
+    assert_eq!(
+        metric(&prometheus, "normalized", "internal_header"),
+        Some(2)
+    );
 }
 
 #[test]
