@@ -10,7 +10,7 @@
 //!
 //! Modules that talk to the host need the default `host` feature; the `testing` feature
 //! adds a native emulator of the proxy-wasm host so `cargo test` drives filters through
-//! the real proxy-wasm dispatcher (see [`testing`]).
+//! the real proxy-wasm dispatcher (see the `testing` module).
 //!
 //! ```ignore
 //! use wasmesh_sdk::{ConfigError, Filter, Flow, Http};

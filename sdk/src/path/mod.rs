@@ -48,6 +48,7 @@
 mod case;
 mod decode;
 mod dots;
+pub mod examples;
 mod options;
 mod rejection;
 mod segments;
