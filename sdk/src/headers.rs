@@ -70,6 +70,18 @@ impl HeaderMap {
     }
 }
 
+impl From<&[(&str, &str)]> for HeaderMap {
+    /// A map of text pairs, in order (fixed header sets, tests).
+    fn from(pairs: &[(&str, &str)]) -> Self {
+        Self::new(
+            pairs
+                .iter()
+                .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
+                .collect(),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[cfg(target_arch = "wasm32")]
@@ -78,12 +90,7 @@ mod tests {
     use super::*;
 
     fn map(pairs: &[(&str, &str)]) -> HeaderMap {
-        HeaderMap::new(
-            pairs
-                .iter()
-                .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
-                .collect(),
-        )
+        HeaderMap::from(pairs)
     }
 
     #[test]

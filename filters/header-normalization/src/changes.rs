@@ -320,12 +320,7 @@ mod tests {
     }
 
     fn map(pairs: &[(&str, &str)]) -> HeaderMap {
-        HeaderMap::new(
-            pairs
-                .iter()
-                .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
-                .collect(),
-        )
+        HeaderMap::from(pairs)
     }
 
     #[test]

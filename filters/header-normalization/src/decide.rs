@@ -290,12 +290,7 @@ mod tests {
     }
 
     fn map(pairs: &[(&str, &str)]) -> HeaderMap {
-        HeaderMap::new(
-            pairs
-                .iter()
-                .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
-                .collect(),
-        )
+        HeaderMap::from(pairs)
     }
 
     #[test]

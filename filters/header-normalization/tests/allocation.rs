@@ -34,12 +34,7 @@ impl ConnectionFacts for NoFacts {
 }
 
 fn map(pairs: &[(&str, &str)]) -> HeaderMap {
-    HeaderMap::new(
-        pairs
-            .iter()
-            .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
-            .collect(),
-    )
+    HeaderMap::from(pairs)
 }
 
 fn normalizer(json: &str) -> Normalizer {

@@ -194,12 +194,7 @@ mod tests {
     }
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        HeaderMap::new(
-            pairs
-                .iter()
-                .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
-                .collect(),
-        )
+        HeaderMap::from(pairs)
     }
 
     fn counter() -> impl FnMut(&mut [u8]) {
