@@ -215,12 +215,7 @@ mod tests {
     }
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        HeaderMap::new(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
-                .collect(),
-        )
+        HeaderMap::from(pairs)
     }
 
     fn ip(text: &str) -> Option<IpAddr> {
