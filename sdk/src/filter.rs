@@ -4,6 +4,7 @@ use crate::config::{self, ConfigError};
 use crate::hooks::Hooks;
 use crate::host;
 use crate::http::Http;
+use crate::properties::{during_request, ConnectionAttributes};
 use crate::reply::Flow;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel};
@@ -115,6 +116,7 @@ impl<F: Filter> RootContext for Root<F> {
         Some(Box::new(Stream::<F> {
             filter: self.filter.clone(),
             state: F::Stream::default(),
+            connection: ConnectionAttributes::default(),
         }))
     }
 
@@ -123,12 +125,14 @@ impl<F: Filter> RootContext for Root<F> {
     }
 }
 
-/// One request's context: the shared compiled filter and the request's own state.
+/// One request's context: the shared compiled filter, the request's own state and the
+/// connection attributes read so far (see [`crate::properties`]).
 /// Without a filter (configuration refused) every callback lets the request pass; Envoy
 /// does not create streams for a refused configuration in the first place.
 struct Stream<F: Filter> {
     filter: Option<Rc<F>>,
     state: F::Stream,
+    connection: ConnectionAttributes,
 }
 
 impl<F: Filter> Stream<F> {
@@ -147,31 +151,43 @@ impl<F: Filter> Context for Stream<F> {}
 
 impl<F: Filter> HttpContext for Stream<F> {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        match &self.filter {
-            Some(filter) => Self::act(filter.on_request_headers(&mut self.state, &Http::current())),
-            None => Action::Continue,
-        }
+        let Some(filter) = &self.filter else {
+            return Action::Continue;
+        };
+        let state = &mut self.state;
+        let flow = during_request(&mut self.connection, || {
+            filter.on_request_headers(state, &Http::current())
+        });
+        Self::act(flow)
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        match &self.filter {
-            Some(filter) => {
-                Self::act(filter.on_response_headers(&mut self.state, &Http::current()))
-            }
-            None => Action::Continue,
-        }
+        let Some(filter) = &self.filter else {
+            return Action::Continue;
+        };
+        let state = &mut self.state;
+        let flow = during_request(&mut self.connection, || {
+            filter.on_response_headers(state, &Http::current())
+        });
+        Self::act(flow)
     }
 
     fn on_http_response_trailers(&mut self, _num_trailers: usize) -> Action {
         if let Some(filter) = &self.filter {
-            filter.on_response_trailers(&mut self.state, &Http::current());
+            let state = &mut self.state;
+            during_request(&mut self.connection, || {
+                filter.on_response_trailers(state, &Http::current())
+            });
         }
         Action::Continue
     }
 
     fn on_log(&mut self) {
         if let Some(filter) = &self.filter {
-            filter.on_log(&mut self.state, &Http::current());
+            let state = &mut self.state;
+            during_request(&mut self.connection, || {
+                filter.on_log(state, &Http::current())
+            });
         }
     }
 }

@@ -5,23 +5,157 @@
 //! header read all of its values from a [`HeaderMap`].
 
 /// Header pairs in order, names as given by the host (lowercase in Envoy), values as bytes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// The names and values live in one byte buffer (for a map read from the host, the very
+/// buffer the host filled, decoded in place), so reading a map costs two allocations
+/// whatever its size.
+#[derive(Debug, Clone, Default)]
 pub struct HeaderMap {
-    pairs: Vec<(Vec<u8>, Vec<u8>)>,
+    bytes: Vec<u8>,
+    entries: Vec<Entry>,
+}
+
+/// Where one pair's name and value are in [`HeaderMap`]'s buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    name: Span,
+    value: Span,
+}
+
+/// A range of [`HeaderMap`]'s buffer: `start..end`, with `start <= end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    /// The bytes of the span, or nothing if it is out of `bytes`.
+    fn of(self, bytes: &[u8]) -> &[u8] {
+        bytes.get(self.start..self.end).unwrap_or_default()
+    }
+}
+
+/// Reads a little-endian `u32` at `at`.
+fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
+    let word: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
+    Some(u32::from_le_bytes(word))
 }
 
 impl HeaderMap {
     /// A map holding these pairs.
     pub fn new(pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Self {
-        Self { pairs }
+        let mut map = Self {
+            bytes: Vec::with_capacity(pairs.iter().map(|(n, v)| n.len() + v.len()).sum()),
+            entries: Vec::with_capacity(pairs.len()),
+        };
+        for (name, value) in &pairs {
+            map.push(name, value);
+        }
+        map
+    }
+
+    /// Decodes a header map in the proxy-wasm wire format (see [`crate::wire`]), keeping
+    /// `serialized` as the map's storage; `None` when the bytes are malformed.
+    pub fn from_wire(serialized: Vec<u8>) -> Option<Self> {
+        let count = usize::try_from(read_u32(&serialized, 0)?).ok()?;
+        let mut sizes_at = 4usize;
+        let mut data_at = count.checked_mul(8)?.checked_add(4)?;
+        let mut entries = Vec::with_capacity(count.min(serialized.len() / 8));
+        for _ in 0..count {
+            let name_len = usize::try_from(read_u32(&serialized, sizes_at)?).ok()?;
+            let value_len =
+                usize::try_from(read_u32(&serialized, sizes_at.checked_add(4)?)?).ok()?;
+            sizes_at = sizes_at.checked_add(8)?;
+            let name_end = data_at.checked_add(name_len)?;
+            let value_start = name_end.checked_add(1)?;
+            let value_end = value_start.checked_add(value_len)?;
+            let name = Span {
+                start: data_at,
+                end: name_end,
+            };
+            let value = Span {
+                start: value_start,
+                end: value_end,
+            };
+            data_at = value_end.checked_add(1)?;
+            if data_at > serialized.len() {
+                return None;
+            }
+            entries.push(Entry { name, value });
+        }
+        Some(Self {
+            bytes: serialized,
+            entries,
+        })
+    }
+
+    fn name_of(&self, entry: &Entry) -> &[u8] {
+        entry.name.of(&self.bytes)
+    }
+
+    fn value_of(&self, entry: &Entry) -> &[u8] {
+        entry.value.of(&self.bytes)
+    }
+
+    /// Appends `bytes` to the buffer and returns where they are.
+    fn store(&mut self, bytes: &[u8]) -> Span {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(bytes);
+        Span {
+            start,
+            end: self.bytes.len(),
+        }
+    }
+
+    /// Appends one pair (what the host does for an added header).
+    pub fn push(&mut self, name: &[u8], value: &[u8]) {
+        let entry = Entry {
+            name: self.store(name),
+            value: self.store(value),
+        };
+        self.entries.push(entry);
+    }
+
+    /// Removes every pair named `name` (ASCII case-insensitive).
+    pub fn remove(&mut self, name: &str) {
+        let bytes = &self.bytes;
+        self.entries
+            .retain(|entry| !entry.name.of(bytes).eq_ignore_ascii_case(name.as_bytes()));
+    }
+
+    /// Gives `name` the one value `value`, as Envoy does: the first pair keeps its place,
+    /// later pairs of the name go; a name not present is appended.
+    pub fn replace(&mut self, name: &str, value: &[u8]) {
+        let Some(first) = self.position(name) else {
+            self.push(name.to_ascii_lowercase().as_bytes(), value);
+            return;
+        };
+        let stored = self.store(value);
+        let bytes = &self.bytes;
+        let mut index = 0usize;
+        self.entries.retain(|entry| {
+            let keep =
+                index <= first || !entry.name.of(bytes).eq_ignore_ascii_case(name.as_bytes());
+            index += 1;
+            keep
+        });
+        if let Some(entry) = self.entries.get_mut(first) {
+            entry.value = stored;
+        }
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|entry| self.name_of(entry).eq_ignore_ascii_case(name.as_bytes()))
     }
 
     /// Every value of `name` (ASCII case-insensitive), in order.
     pub fn values<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n> {
-        self.pairs
-            .iter()
+        self.iter()
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, v)| v.as_slice())
+            .map(|(_, v)| v)
     }
 
     /// The value of `name` when it appears exactly once; `Err(n)` with the count otherwise.
@@ -51,34 +185,39 @@ impl HeaderMap {
 
     /// All pairs in order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.pairs.iter().map(|(n, v)| (n.as_slice(), v.as_slice()))
+        self.entries
+            .iter()
+            .map(|entry| (self.name_of(entry), self.value_of(entry)))
     }
 
     /// Number of pairs (repeats counted).
     pub fn len(&self) -> usize {
-        self.pairs.len()
+        self.entries.len()
     }
 
     /// Whether the map is empty.
     pub fn is_empty(&self) -> bool {
-        self.pairs.is_empty()
-    }
-
-    /// The pairs, taken out of the map.
-    pub fn into_pairs(self) -> Vec<(Vec<u8>, Vec<u8>)> {
-        self.pairs
+        self.entries.is_empty()
     }
 }
+
+impl PartialEq for HeaderMap {
+    /// Equal when the pairs are, in the same order.
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for HeaderMap {}
 
 impl From<&[(&str, &str)]> for HeaderMap {
     /// A map of text pairs, in order (fixed header sets, tests).
     fn from(pairs: &[(&str, &str)]) -> Self {
-        Self::new(
-            pairs
-                .iter()
-                .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
-                .collect(),
-        )
+        let mut map = Self::default();
+        for (name, value) in pairs {
+            map.push(name.as_bytes(), value.as_bytes());
+        }
+        map
     }
 }
 
@@ -102,5 +241,58 @@ mod tests {
         assert_eq!(headers.single("b"), Ok(&b"x"[..]));
         assert_eq!(headers.single("c"), Err(0));
         assert_eq!(headers.first("a"), Some(&b"1"[..]));
+    }
+
+    #[test]
+    fn wire_format_is_decoded_in_place() {
+        let pairs = vec![
+            (b":path".to_vec(), b"/x".to_vec()),
+            (b"a".to_vec(), vec![0xff, 0x00, 0x41]),
+            (b"a".to_vec(), Vec::new()),
+        ];
+        let decoded = HeaderMap::from_wire(crate::wire::encode_pairs(&pairs));
+        assert_eq!(decoded, Some(HeaderMap::new(pairs)));
+        assert_eq!(
+            HeaderMap::from_wire(crate::wire::encode_pairs::<&str, &str>(&[])),
+            Some(HeaderMap::default())
+        );
+    }
+
+    #[test]
+    fn malformed_wire_bytes_are_refused() {
+        let good = crate::wire::encode_pairs(&[("k", "v"), ("key", "value")]);
+        for cut in 0..good.len() - 1 {
+            let cut = good.get(..cut).unwrap_or_default().to_vec();
+            assert_eq!(HeaderMap::from_wire(cut), None);
+        }
+        assert_eq!(HeaderMap::from_wire(vec![0xff, 0xff, 0xff, 0xff]), None);
+        let mut lying = good.clone();
+        if let Some(byte) = lying.get_mut(4) {
+            *byte = 200;
+        }
+        assert_eq!(HeaderMap::from_wire(lying), None);
+    }
+
+    #[test]
+    fn changes_follow_envoy() {
+        let mut headers = map(&[(":path", "/"), ("a", "1"), ("b", "x"), ("a", "2")]);
+        headers.replace("a", b"3");
+        assert_eq!(headers, map(&[(":path", "/"), ("a", "3"), ("b", "x")]));
+        headers.replace("c", b"new");
+        headers.push(b"b", b"y");
+        assert_eq!(
+            headers,
+            map(&[
+                (":path", "/"),
+                ("a", "3"),
+                ("b", "x"),
+                ("c", "new"),
+                ("b", "y")
+            ])
+        );
+        headers.remove("B");
+        assert_eq!(headers, map(&[(":path", "/"), ("a", "3"), ("c", "new")]));
+        headers.remove("absent");
+        assert_eq!(headers.len(), 3);
     }
 }

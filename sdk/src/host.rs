@@ -6,6 +6,7 @@
 //! and work on bytes. Buffers the host hands back are allocated by the guest's
 //! `proxy_on_memory_allocate` and are taken over here.
 
+use crate::headers::HeaderMap;
 use proxy_wasm::types::{BufferType, LogLevel, MapType, MetricType, Status};
 use std::ptr::{null, null_mut};
 
@@ -134,22 +135,22 @@ pub fn buffer(buffer_type: BufferType, start: usize, max_size: usize) -> Option<
 }
 
 /// All header pairs of a map, in order, repeated names kept, values as raw bytes.
-/// Returns an empty list when the map is not available in the current callback.
-pub fn header_pairs(map: MapType) -> Vec<(Vec<u8>, Vec<u8>)> {
+/// Returns an empty map when the map is not available in the current callback.
+pub fn header_map(map: MapType) -> HeaderMap {
     let mut data = null_mut();
     let mut size = 0usize;
     // SAFETY: on Ok the host returned a guest-allocated buffer of `size` bytes.
     let serialized = unsafe {
         match proxy_get_header_map_pairs(map, &mut data, &mut size) {
             Status::Ok => take_host_buffer(data, size),
-            _ => return Vec::new(),
+            _ => return HeaderMap::default(),
         }
     };
-    crate::wire::decode_pairs(&serialized).unwrap_or_default()
+    HeaderMap::from_wire(serialized).unwrap_or_default()
 }
 
 /// The first value of a header, as raw bytes. Hides repeated headers: decisions that depend
-/// on a header must read [`header_pairs`] instead.
+/// on a header must read [`header_map`] instead.
 pub fn header_value(map: MapType, name: &str) -> Option<Vec<u8>> {
     let mut data = null_mut();
     let mut size = 0usize;

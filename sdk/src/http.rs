@@ -4,52 +4,105 @@ use crate::headers::HeaderMap;
 use crate::host;
 use crate::reply::LocalReply;
 use proxy_wasm::types::MapType;
+use std::cell::RefCell;
+use std::rc::Rc;
 
 /// The request or response the current callback is about.
 ///
 /// A handle to the host: every method reads or changes Envoy's header maps of the stream
 /// the callback runs for. Header names are lowercase, as Envoy keeps them.
-#[derive(Debug, Clone, Copy, Default)]
+///
+/// The request headers are read from the host once per callback and shared: every
+/// [`Http::request_headers`] of the callback (and every stage of a [`crate::Chain`]) gets
+/// the same map, which the request header changes made through this handle keep up to
+/// date. Changes that would not change the map (removing an absent header, setting the
+/// value a header already has once) do not reach the host at all.
+#[derive(Debug, Default)]
 pub struct Http {
-    _private: (),
+    request: RefCell<Option<Rc<HeaderMap>>>,
 }
 
 impl Http {
     /// The handle for the current callback. Filters receive it from the SDK.
     pub(crate) fn current() -> Self {
-        Self { _private: () }
+        Self::default()
     }
 
     /// All request headers, pseudo-headers (`:method`, `:path`, `:authority`, `:scheme`)
     /// included, every value of repeated headers kept.
-    pub fn request_headers(&self) -> HeaderMap {
-        HeaderMap::new(host::header_pairs(MapType::HttpRequestHeaders))
+    pub fn request_headers(&self) -> Rc<HeaderMap> {
+        if let Ok(cached) = self.request.try_borrow() {
+            if let Some(headers) = cached.as_ref() {
+                return Rc::clone(headers);
+            }
+        }
+        let headers = Rc::new(host::header_map(MapType::HttpRequestHeaders));
+        if let Ok(mut cached) = self.request.try_borrow_mut() {
+            *cached = Some(Rc::clone(&headers));
+        }
+        headers
     }
 
     /// The first value of a request header. Hides repeats: read
     /// [`Http::request_headers`] where a decision depends on the header.
     pub fn request_header(&self, name: &str) -> Option<Vec<u8>> {
+        if let Ok(cached) = self.request.try_borrow() {
+            if let Some(headers) = cached.as_ref() {
+                return headers.first(name).map(<[u8]>::to_vec);
+            }
+        }
         host::header_value(MapType::HttpRequestHeaders, name)
+    }
+
+    /// Applies a change the host made to the request headers to the shared copy, or
+    /// forgets the copy when the host refused the change.
+    fn follow(&self, changed: bool, change: impl FnOnce(&mut HeaderMap)) {
+        if let Ok(mut cached) = self.request.try_borrow_mut() {
+            match (changed, cached.as_mut()) {
+                (true, Some(headers)) => change(Rc::make_mut(headers)),
+                (false, _) => *cached = None,
+                (true, None) => {}
+            }
+        }
+    }
+
+    /// Whether the shared copy shows that `change` would leave the request headers as
+    /// they are.
+    fn unchanged_by(&self, change: impl FnOnce(&HeaderMap) -> bool) -> bool {
+        self.request
+            .try_borrow()
+            .is_ok_and(|cached| cached.as_deref().is_some_and(change))
     }
 
     /// Replaces every value of a request header with `value` (adds it when absent).
     pub fn set_request_header(&self, name: &str, value: &[u8]) {
-        host::replace_header(MapType::HttpRequestHeaders, name, value);
+        if self.unchanged_by(|headers| headers.single(name) == Ok(value)) {
+            return;
+        }
+        let changed = host::replace_header(MapType::HttpRequestHeaders, name, value);
+        self.follow(changed, |headers| headers.replace(name, value));
     }
 
     /// Adds one more value of a request header.
     pub fn add_request_header(&self, name: &str, value: &[u8]) {
-        host::add_header(MapType::HttpRequestHeaders, name, value);
+        let changed = host::add_header(MapType::HttpRequestHeaders, name, value);
+        self.follow(changed, |headers| {
+            headers.push(name.to_ascii_lowercase().as_bytes(), value)
+        });
     }
 
     /// Removes every value of a request header.
     pub fn remove_request_header(&self, name: &str) {
-        host::remove_header(MapType::HttpRequestHeaders, name);
+        if self.unchanged_by(|headers| !headers.contains(name)) {
+            return;
+        }
+        let changed = host::remove_header(MapType::HttpRequestHeaders, name);
+        self.follow(changed, |headers| headers.remove(name));
     }
 
     /// All response headers (`:status` included), every value kept.
     pub fn response_headers(&self) -> HeaderMap {
-        HeaderMap::new(host::header_pairs(MapType::HttpResponseHeaders))
+        host::header_map(MapType::HttpResponseHeaders)
     }
 
     /// The first value of a response header.
@@ -74,7 +127,7 @@ impl Http {
 
     /// All response trailers (e.g. `grpc-status`), in the trailers callback.
     pub fn response_trailers(&self) -> HeaderMap {
-        HeaderMap::new(host::header_pairs(MapType::HttpResponseTrailers))
+        host::header_map(MapType::HttpResponseTrailers)
     }
 
     /// Sends `reply` to the client instead of forwarding the request. The SDK calls this

@@ -105,7 +105,10 @@ pub use family::{Counter, Gauge, Histogram};
 
 #[cfg(feature = "host")]
 mod family {
-    use super::{write_stat_name, MetricKind, Recorded, DEFAULT_TAG_SET_CAP, OVERFLOW_VALUE};
+    use super::{
+        write_stat_name, MetricKind, Recorded, DEFAULT_TAG_SET_CAP, MAX_TAG_VALUE_LEN,
+        OVERFLOW_VALUE,
+    };
     use crate::host;
     use proxy_wasm::types::MetricType;
     use std::cell::RefCell;
@@ -118,9 +121,9 @@ mod family {
         name: Box<str>,
         tag_names: Box<[Box<str>]>,
         cap: usize,
-        ids: RefCell<HashMap<Box<str>, u32>>,
+        ids: RefCell<HashMap<Box<[u8]>, u32>>,
         overflow_id: RefCell<Option<u32>>,
-        scratch: RefCell<String>,
+        key: RefCell<Vec<u8>>,
     }
 
     impl Family {
@@ -132,7 +135,7 @@ mod family {
                 cap: DEFAULT_TAG_SET_CAP,
                 ids: RefCell::new(HashMap::new()),
                 overflow_id: RefCell::new(None),
-                scratch: RefCell::new(String::new()),
+                key: RefCell::new(Vec::new()),
             }
         }
 
@@ -151,19 +154,29 @@ mod family {
         }
 
         /// The host stat id for these tag values, and whether it is the overflow stat.
+        ///
+        /// Looked up by the values as given (cut to [`MAX_TAG_VALUE_LEN`], each followed by
+        /// `0xFF`, a byte UTF-8 never contains): two keys are equal exactly when their
+        /// stat names are, and the name is built and escaped only to define a new stat.
         fn id_checked(&self, values: &[&str]) -> Option<(u32, bool)> {
-            let mut scratch = self.scratch.try_borrow_mut().ok()?;
-            scratch.clear();
-            write_stat_name(&mut scratch, &self.name, &self.tag_names, values);
+            let mut key = self.key.try_borrow_mut().ok()?;
+            key.clear();
+            for value in self.tag_names.iter().zip(values).map(|(_, value)| value) {
+                let bytes = value.as_bytes();
+                key.extend_from_slice(bytes.get(..MAX_TAG_VALUE_LEN).unwrap_or(bytes));
+                key.push(0xFF);
+            }
             let mut ids = self.ids.try_borrow_mut().ok()?;
-            if let Some(&id) = ids.get(scratch.as_str()) {
+            if let Some(&id) = ids.get(key.as_slice()) {
                 return Some((id, false));
             }
             if ids.len() >= self.cap {
                 return self.overflow().map(|id| (id, true));
             }
-            let id = self.define(&scratch)?;
-            ids.insert(scratch.as_str().into(), id);
+            let mut stat_name = String::new();
+            write_stat_name(&mut stat_name, &self.name, &self.tag_names, values);
+            let id = self.define(&stat_name)?;
+            ids.insert(key.as_slice().into(), id);
             Some((id, false))
         }
 

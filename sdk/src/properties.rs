@@ -4,23 +4,94 @@
 //! certificate on a plaintext connection) or the bytes are not of the expected shape.
 //! Envoy encodes strings as raw bytes, integers as 8-byte little-endian, booleans as one
 //! byte and durations as 8-byte little-endian nanoseconds.
+//!
+//! The attributes of the connection (`source.*`, `destination.*`, `connection.*`) do not
+//! change while a request is served, and reading one from Envoy costs about as much as a
+//! small filter's whole work. During a request's callbacks the SDK keeps every one read,
+//! so each is read from the host at most once per request, whichever filters of a chain
+//! and callbacks ask for it.
 
 use crate::host;
+use std::cell::RefCell;
+
+/// The connection attributes read so far during one request, by encoded path.
+#[derive(Debug, Default)]
+pub(crate) struct ConnectionAttributes {
+    read: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+thread_local! {
+    /// The attributes of the request whose callback is running, if any.
+    static CURRENT: RefCell<Option<ConnectionAttributes>> = const { RefCell::new(None) };
+}
+
+/// Runs `callback` with `attributes` as the current request's connection attributes,
+/// keeping what it reads for the request's later callbacks.
+pub(crate) fn during_request<R>(
+    attributes: &mut ConnectionAttributes,
+    callback: impl FnOnce() -> R,
+) -> R {
+    let taken = std::mem::take(attributes);
+    CURRENT.with(|current| current.replace(Some(taken)));
+    let result = callback();
+    if let Some(kept) = CURRENT.with(|current| current.take()) {
+        *attributes = kept;
+    }
+    result
+}
+
+/// Whether the attribute at `path` belongs to the connection.
+fn of_connection(path: &[&str]) -> bool {
+    matches!(
+        path.first(),
+        Some(&"source") | Some(&"destination") | Some(&"connection")
+    )
+}
+
+/// The raw bytes of an attribute: from the current request's kept connection attributes,
+/// or from the host (and then kept, if it is one).
+fn read(path: &[&str]) -> Option<Vec<u8>> {
+    if !of_connection(path) {
+        return host::property(path);
+    }
+    let key = crate::wire::encode_property_path(path);
+    let kept = CURRENT.with(|current| {
+        let current = current.try_borrow().ok()?;
+        let attributes = current.as_ref()?;
+        attributes
+            .read
+            .iter()
+            .find(|(read, _)| *read == key)
+            .map(|(_, value)| value.clone())
+    });
+    if let Some(value) = kept {
+        return value;
+    }
+    let value = host::property(path);
+    CURRENT.with(|current| {
+        if let Ok(mut current) = current.try_borrow_mut() {
+            if let Some(attributes) = current.as_mut() {
+                attributes.read.push((key, value.clone()));
+            }
+        }
+    });
+    value
+}
 
 /// A string attribute; non-UTF-8 bytes are replaced, never unwrapped.
 pub fn string(path: &[&str]) -> Option<String> {
-    host::property(path).map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+    read(path).map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// An integer attribute (8 bytes little-endian).
 pub fn int(path: &[&str]) -> Option<i64> {
-    let bytes: [u8; 8] = host::property(path)?.as_slice().try_into().ok()?;
+    let bytes: [u8; 8] = read(path)?.as_slice().try_into().ok()?;
     Some(i64::from_le_bytes(bytes))
 }
 
 /// A boolean attribute (one byte).
 pub fn bool(path: &[&str]) -> Option<bool> {
-    match host::property(path)?.as_slice() {
+    match read(path)?.as_slice() {
         [0] => Some(false),
         [1] => Some(true),
         _ => None,

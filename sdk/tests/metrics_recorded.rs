@@ -42,3 +42,30 @@ fn checked_recordings_tell_tagged_from_overflow() {
         });
     assert_eq!(other.samples, vec![6]);
 }
+
+#[test]
+fn values_cut_to_the_same_tag_are_one_tag_set() {
+    let host = Host::new(wasmesh_sdk::register::<Nothing>);
+    let counter = Counter::new("long_total", &["who", "what"]).with_tag_set_cap(2);
+    let prefix = "x".repeat(wasmesh_sdk::metrics::MAX_TAG_VALUE_LEN);
+    let (one, two) = (format!("{prefix}-one"), format!("{prefix}-two"));
+    assert_eq!(counter.add_checked(&[&one, "a"], 1), Recorded::Tagged);
+    assert_eq!(counter.add_checked(&[&two, "a"], 1), Recorded::Tagged);
+    // Values are not run together: ("a", "b") and ("ab", "") are two tag sets.
+    assert_eq!(counter.add_checked(&["a", "b"], 1), Recorded::Tagged);
+    assert_eq!(counter.add_checked(&["ab", ""], 1), Recorded::Overflow);
+    assert_eq!(counter.add_checked(&["a", "b"], 1), Recorded::Tagged);
+    assert_eq!(
+        host.counter(&Host::stat_name(
+            "long_total",
+            &[("who", &prefix), ("what", "a")]
+        )),
+        Some(2)
+    );
+    let defined = host
+        .metrics()
+        .iter()
+        .filter(|m| m.name.starts_with("long_total"))
+        .count();
+    assert_eq!(defined, 3, "{:?}", host.metrics());
+}

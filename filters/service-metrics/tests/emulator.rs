@@ -258,6 +258,26 @@ fn trusted_header_from_trusted_addresses_names_the_caller() {
 }
 
 #[test]
+fn the_request_headers_are_read_once_per_request() {
+    for (config, list_reads, header_reads) in [(TRUSTED_HEADER, 1, 0), (INBOUND, 0, 1)] {
+        let host = host(config);
+        Exchange::ok()
+            .header("x-wasmesh-caller", "batch")
+            .header("content-type", "application/json")
+            .property(&["source", "address"], "10.1.2.3:4000")
+            .send(&host);
+        assert_eq!(
+            (
+                host.host_calls("proxy_get_header_map_pairs"),
+                host.host_calls("proxy_get_header_map_value")
+            ),
+            (list_reads, header_reads),
+            "{config}"
+        );
+    }
+}
+
+#[test]
 fn trusted_header_from_other_addresses_or_repeated_is_ignored() {
     let host = host(TRUSTED_HEADER);
     Exchange::ok()

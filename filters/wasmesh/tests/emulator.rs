@@ -100,3 +100,43 @@ fn a_hostile_path_is_rejected_before_access_control_sees_it() {
     stream.finish();
     assert_eq!(requests_total(&host, "400"), 1);
 }
+
+#[test]
+fn the_stages_share_one_read_of_the_request_headers() {
+    let host = host();
+    let reads = || host.host_calls("proxy_get_header_map_pairs");
+    let first_value_reads = || host.host_calls("proxy_get_header_map_value");
+    let before = (reads(), first_value_reads());
+    // A path header-normalization rewrites: the later stages see the rewritten one.
+    let (stream, action) = get(&host, "/api/./items//1");
+    assert_eq!(action, Action::Continue);
+    assert_eq!((reads(), first_value_reads()), (before.0 + 1, before.1));
+    assert_eq!(
+        stream.request_header(":path").as_deref(),
+        Some("/api/items/1")
+    );
+    stream.finish();
+}
+
+#[test]
+fn connection_attributes_are_read_once_per_request() {
+    let host = host();
+    for _ in 0..2 {
+        host.take_property_reads();
+        let (stream, _) = get(&host, "/api/items");
+        stream.set_property(&["response", "code"], 200i64);
+        stream.send_response_headers(&[(":status", "200")]);
+        stream.finish();
+        let reads = host.take_property_reads();
+        let connection: Vec<&String> = reads
+            .iter()
+            .filter(|path| path.starts_with("connection."))
+            .collect();
+        // access-control asks on request headers, service-metrics again when the stream ends.
+        assert_eq!(
+            connection,
+            ["connection.mtls", "connection.uri_san_peer_certificate"],
+            "{reads:?}"
+        );
+    }
+}

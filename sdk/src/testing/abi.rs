@@ -41,6 +41,11 @@ fn map_of(state: &mut State, map: MapType) -> Option<&mut Pairs> {
     }
 }
 
+/// Counts one call of host function `name` (see [`super::Host::host_calls`]).
+fn count(name: &'static str) {
+    with(|s| *s.host_calls.entry(name).or_default() += 1);
+}
+
 fn status(ok: bool) -> Status {
     if ok {
         Status::Ok
@@ -55,6 +60,7 @@ pub extern "C" fn proxy_log(
     message_data: *const u8,
     message_size: usize,
 ) -> Status {
+    count("proxy_log");
     let message = unsafe { text(message_data, message_size) };
     with(|s| s.logs.push(LogLine { level, message }));
     Status::Ok
@@ -69,6 +75,7 @@ pub extern "C" fn proxy_get_log_level(return_level: *mut LogLevel) -> Status {
 
 #[no_mangle]
 pub extern "C" fn proxy_get_current_time_nanoseconds(return_time: *mut u64) -> Status {
+    count("proxy_get_current_time_nanoseconds");
     let now = with(|s| s.now_nanos);
     unsafe { *return_time = now };
     Status::Ok
@@ -118,6 +125,7 @@ pub extern "C" fn proxy_get_header_map_pairs(
     return_map_data: *mut *mut u8,
     return_map_size: *mut usize,
 ) -> Status {
+    count("proxy_get_header_map_pairs");
     let Some(serialized) = with(|s| map_of(s, map_type).map(|m| wire::encode_pairs(m))) else {
         return Status::BadArgument;
     };
@@ -131,6 +139,7 @@ pub extern "C" fn proxy_set_header_map_pairs(
     map_data: *const u8,
     map_size: usize,
 ) -> Status {
+    count("proxy_set_header_map_pairs");
     let Some(pairs) = wire::decode_pairs(unsafe { slice(map_data, map_size) }) else {
         return Status::BadArgument;
     };
@@ -151,6 +160,7 @@ pub extern "C" fn proxy_get_header_map_value(
     return_value_data: *mut *mut u8,
     return_value_size: *mut usize,
 ) -> Status {
+    count("proxy_get_header_map_value");
     let key = unsafe { slice(key_data, key_size) };
     let value = with(|s| {
         map_of(s, map_type)?
@@ -173,6 +183,7 @@ pub extern "C" fn proxy_remove_header_map_value(
     key_data: *const u8,
     key_size: usize,
 ) -> Status {
+    count("proxy_remove_header_map_value");
     let key = unsafe { slice(key_data, key_size) };
     with(|s| match map_of(s, map_type) {
         Some(map) => {
@@ -191,6 +202,7 @@ pub extern "C" fn proxy_replace_header_map_value(
     value_data: *const u8,
     value_size: usize,
 ) -> Status {
+    count("proxy_replace_header_map_value");
     let key = unsafe { slice(key_data, key_size) }.to_ascii_lowercase();
     let value = unsafe { slice(value_data, value_size) }.to_vec();
     with(|s| match map_of(s, map_type) {
@@ -224,6 +236,7 @@ pub extern "C" fn proxy_add_header_map_value(
     value_data: *const u8,
     value_size: usize,
 ) -> Status {
+    count("proxy_add_header_map_value");
     let key = unsafe { slice(key_data, key_size) }.to_ascii_lowercase();
     let value = unsafe { slice(value_data, value_size) }.to_vec();
     with(|s| match map_of(s, map_type) {
@@ -242,7 +255,16 @@ pub extern "C" fn proxy_get_property(
     return_value_data: *mut *mut u8,
     return_value_size: *mut usize,
 ) -> Status {
+    count("proxy_get_property");
     let path = unsafe { slice(path_data, path_size) };
+    with(|s| {
+        s.property_reads.push(
+            path.split(|&b| b == 0)
+                .map(|segment| String::from_utf8_lossy(segment))
+                .collect::<Vec<_>>()
+                .join("."),
+        )
+    });
     match with(|s| s.property(path)) {
         Some(value) => {
             unsafe { give(value, return_value_data, return_value_size) };
@@ -259,6 +281,7 @@ pub extern "C" fn proxy_set_property(
     value_data: *const u8,
     value_size: usize,
 ) -> Status {
+    count("proxy_set_property");
     let path = unsafe { slice(path_data, path_size) }.to_vec();
     let value = unsafe { slice(value_data, value_size) }.to_vec();
     with(|s| match s.stream() {
@@ -354,6 +377,7 @@ pub extern "C" fn proxy_send_local_response(
     headers_size: usize,
     _grpc_status: i32,
 ) -> Status {
+    count("proxy_send_local_response");
     let details = unsafe { text(status_code_details_data, status_code_details_size) };
     let body = unsafe { slice(body_data, body_size) }.to_vec();
     let headers =
@@ -507,6 +531,7 @@ pub extern "C" fn proxy_define_metric(
     name_size: usize,
     return_id: *mut u32,
 ) -> Status {
+    count("proxy_define_metric");
     let name = unsafe { text(name_data, name_size) };
     let kind = match metric_type {
         MetricType::Counter => MetricKind::Counter,
@@ -544,6 +569,7 @@ fn metric<R>(id: u32, f: impl FnOnce(&mut Metric) -> R) -> Option<R> {
 
 #[no_mangle]
 pub extern "C" fn proxy_get_metric(metric_id: u32, return_value: *mut u64) -> Status {
+    count("proxy_get_metric");
     match metric(metric_id, |m| {
         (m.kind != MetricKind::Histogram).then_some(m.value)
     }) {
@@ -558,6 +584,7 @@ pub extern "C" fn proxy_get_metric(metric_id: u32, return_value: *mut u64) -> St
 
 #[no_mangle]
 pub extern "C" fn proxy_record_metric(metric_id: u32, value: u64) -> Status {
+    count("proxy_record_metric");
     let recorded = metric(metric_id, |m| match m.kind {
         MetricKind::Histogram => m.samples.push(value),
         _ => m.value = value,
@@ -567,6 +594,7 @@ pub extern "C" fn proxy_record_metric(metric_id: u32, value: u64) -> Status {
 
 #[no_mangle]
 pub extern "C" fn proxy_increment_metric(metric_id: u32, offset: i64) -> Status {
+    count("proxy_increment_metric");
     let incremented = metric(metric_id, |m| {
         m.value = m.value.saturating_add_signed(offset);
     });

@@ -219,6 +219,20 @@ impl Host {
         })
     }
 
+    /// How many times the filter has called host function `name` (e.g.
+    /// `proxy_get_header_map_pairs`) since the host was created. Counted: the header,
+    /// property, metric, local-reply, clock and log functions, whose calls cost a filter
+    /// the most in Envoy (a call returning data costs about as much as a small filter).
+    pub fn host_calls(&self, name: &str) -> u64 {
+        with(|s| s.host_calls.get(name).copied().unwrap_or(0))
+    }
+
+    /// The property paths the filter has read from the host (`connection.mtls`), in order,
+    /// since the host was created; [`Host::take_property_reads`] empties the list.
+    pub fn take_property_reads(&self) -> Vec<String> {
+        with(|s| std::mem::take(&mut s.property_reads))
+    }
+
     /// Every metric defined so far.
     pub fn metrics(&self) -> Vec<Metric> {
         with(|s| s.metrics.clone())

@@ -85,6 +85,10 @@ pub(crate) struct State {
     pub next_context_id: u32,
     pub streams: HashMap<u32, StreamState>,
     pub hooks: crate::hooks::Hooks,
+    /// How many times each host function was called, by name.
+    pub host_calls: std::collections::BTreeMap<&'static str, u64>,
+    /// The property paths read, dotted, in order.
+    pub property_reads: Vec<String>,
 }
 
 impl Default for State {
@@ -102,6 +106,8 @@ impl Default for State {
             next_context_id: 1,
             streams: HashMap::new(),
             hooks: crate::hooks::Hooks::ALL,
+            host_calls: std::collections::BTreeMap::new(),
+            property_reads: Vec::new(),
         }
     }
 }
