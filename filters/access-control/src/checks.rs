@@ -103,6 +103,11 @@ impl MethodOverride {
         })
     }
 
+    /// The override headers (lowercase).
+    pub fn header_names(&self) -> &[Box<str>] {
+        &self.headers
+    }
+
     /// Checks the request's headers.
     pub fn check(&self, headers: &HeaderMap) -> OverrideVerdict {
         let mut present = self

@@ -33,12 +33,14 @@ pub mod paths;
 pub mod policy;
 pub mod report;
 mod request;
+pub mod scan;
 
 use checks::{MethodOverride, PathCheck};
 use config::{Config, Mode};
-use identity::IdentityResolver;
+use identity::{IdentityResolver, XFCC_HEADER};
 use policy::Policy;
 use report::DenyResponse;
+use scan::HeaderScan;
 use wasmesh_sdk::config::Value;
 use wasmesh_sdk::metrics::Counter;
 use wasmesh_sdk::{ConfigError, Filter, Flow, Hooks, Http};
@@ -57,6 +59,7 @@ pub struct AccessControl {
     deny: DenyResponse,
     log_allowed: bool,
     requests: Counter,
+    header_scan: HeaderScan,
 }
 
 impl Filter for AccessControl {
@@ -80,6 +83,12 @@ impl Filter for AccessControl {
             (config.default_action, config.unlisted_endpoints),
         )?;
         let method_override = MethodOverride::compile(config.method_override)?;
+        let header_scan = HeaderScan::new(
+            identity.caller_header(),
+            XFCC_HEADER,
+            identity.upstream_header(),
+            method_override.header_names(),
+        );
         let deny = DenyResponse::compile(config.deny_response)?;
         if config.metrics.tag_set_cap == 0 {
             return Err(ConfigError::at("metrics.tag_set_cap", "must be at least 1"));
@@ -95,6 +104,7 @@ impl Filter for AccessControl {
             deny,
             log_allowed: config.log_allowed,
             requests,
+            header_scan,
         })
     }
 

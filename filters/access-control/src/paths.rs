@@ -53,7 +53,10 @@ impl PathPattern {
         let Some(rest) = path.strip_prefix('/') else {
             return false;
         };
-        let mut names = rest.split('/').map(segment_name);
+        let mut names = rest
+            .as_bytes()
+            .split(|byte| *byte == b'/')
+            .map(segment_name);
         for segment in self.segments.iter() {
             match segment {
                 Segment::Rest => return true,
@@ -70,18 +73,21 @@ impl PathPattern {
         names.next().is_none()
     }
 
-    fn equal(&self, name: &str, literal: &str) -> bool {
+    fn equal(&self, name: &[u8], literal: &str) -> bool {
         if self.case_insensitive {
-            name.eq_ignore_ascii_case(literal)
+            name.eq_ignore_ascii_case(literal.as_bytes())
         } else {
-            name == literal
+            name == literal.as_bytes()
         }
     }
 }
 
 /// A segment without its parameters (everything from the first `;`).
-fn segment_name(segment: &str) -> &str {
-    segment.split_once(';').map_or(segment, |(name, _)| name)
+fn segment_name(segment: &[u8]) -> &[u8] {
+    match segment.iter().position(|byte| *byte == b';') {
+        Some(at) => segment.get(..at).unwrap_or(segment),
+        None => segment,
+    }
 }
 
 /// The segments of an exact or prefix path. A prefix ends with `{**}`, and its trailing

@@ -7,6 +7,7 @@ use crate::identity::{Connection, Identity, RepeatedIdentityHeader, XFCC_HEADER}
 use crate::method::Method;
 use crate::policy::{builtin, Decision, RequestView};
 use crate::report::{caller_name, Outcome, Report};
+use crate::scan::ScannedHeaders;
 use crate::AccessControl;
 use std::net::IpAddr;
 use wasmesh_sdk::identity::parse_source_address;
@@ -59,12 +60,15 @@ impl AccessControl {
     /// Handles the request headers.
     pub(crate) fn on_request(&self, http: &Http) -> Flow {
         let headers = http.request_headers();
+        let scanned = self.header_scan.scan(&headers);
         let mut connection = HostConnection::default();
-        let method = headers.first(":method").unwrap_or_default();
-        let raw_path = headers.single(":path");
+        let method = scanned.method.first.unwrap_or_default();
+        let raw_path = scanned.path.single();
 
-        let resolved = self.identity.resolve(&headers, &mut connection);
-        self.sanitize_identity_headers(http, &headers, &mut connection);
+        let resolved = self
+            .identity
+            .resolve_scanned(scanned.caller, scanned.xfcc, &mut connection);
+        self.sanitize_identity_headers(http, &scanned, &mut connection);
         let (identity, repeated_identity) = match resolved {
             Ok(identity) => (identity, None),
             Err(RepeatedIdentityHeader(name)) => (Identity::default(), Some(name)),
@@ -98,14 +102,14 @@ impl AccessControl {
             let view = RequestView {
                 method: Method::parse(method),
                 path,
-                authority: headers.first(":authority"),
+                authority: scanned.authority.first,
                 headers: &headers,
                 caller,
             };
             for rule in self.policy.matching_log_rules(&view) {
                 self.report(Outcome::Logged, rule, &identity, method, log_path, None);
             }
-            self.evaluate(&view, &headers)
+            self.evaluate(&view, &headers, scanned.method_override)
         } else {
             Verdict::deny(builtin::INVALID_PATH, "missing_path")
         };
@@ -127,15 +131,25 @@ impl AccessControl {
         let upstream = self.identity.upstream_header();
         match caller {
             Some(caller) => http.set_request_header(upstream, caller.service.as_bytes()),
-            None if headers.contains(upstream) => http.remove_request_header(upstream),
+            None if scanned.upstream.is_present() => http.remove_request_header(upstream),
             None => {}
         }
         Flow::Continue
     }
 
-    /// Method overrides, repeated condition headers, then the rules.
-    fn evaluate<'a>(&'a self, view: &RequestView<'_>, headers: &HeaderMap) -> Verdict<'a> {
-        let overrides = self.method_override.check(headers);
+    /// Method overrides (`method_override`: whether any override header is present),
+    /// repeated condition headers, then the rules.
+    fn evaluate<'a>(
+        &'a self,
+        view: &RequestView<'_>,
+        headers: &HeaderMap,
+        method_override: bool,
+    ) -> Verdict<'a> {
+        let overrides = if method_override {
+            self.method_override.check(headers)
+        } else {
+            OverrideVerdict::Absent
+        };
         if let OverrideVerdict::Refuse(reason) = overrides {
             return Verdict::deny(builtin::METHOD_OVERRIDE, reason);
         }
@@ -166,15 +180,15 @@ impl AccessControl {
     fn sanitize_identity_headers(
         &self,
         http: &Http,
-        headers: &HeaderMap,
+        scanned: &ScannedHeaders<'_>,
         connection: &mut impl Connection,
     ) {
         if let Some(name) = self.identity.caller_header() {
-            if headers.contains(name) {
+            if scanned.caller.is_present() {
                 http.remove_request_header(name);
             }
         }
-        if self.identity.uses_xfcc() && headers.contains(XFCC_HEADER) && !connection.mtls() {
+        if self.identity.uses_xfcc() && scanned.xfcc.is_present() && !connection.mtls() {
             http.remove_request_header(XFCC_HEADER);
         }
     }

@@ -1,35 +1,57 @@
 //! Request correlation beside the trace context: `x-request-id` and W3C `baggage`.
 
-use wasmesh_sdk::trace::baggage::BAGGAGE;
+use wasmesh_sdk::trace::baggage::{is_within_limits, BAGGAGE};
 use wasmesh_sdk::trace::request_id::X_REQUEST_ID;
 use wasmesh_sdk::trace::{limit_baggage, new_request_id};
+#[cfg(test)]
 use wasmesh_sdk::HeaderMap;
 
 use crate::plan::Edit;
+#[cfg(test)]
+use crate::received::Received;
+use crate::received::Values;
 
-/// A new UUID v4 `x-request-id` when the request has none, an empty one, or several
-/// (which one would be right is unknown); nothing when it has exactly one.
+/// [`request_id_of`] for the `x-request-id` values in `headers`.
+#[cfg(test)]
 pub fn request_id(headers: &HeaderMap, random: &mut dyn FnMut(&mut [u8])) -> Option<Edit> {
+    request_id_of(&Received::read(headers).x_request_id, random)
+}
+
+/// A new UUID v4 `x-request-id` when the request has none (`values` is empty), an empty
+/// one, or several (which one would be right is unknown); nothing when it has exactly one.
+pub fn request_id_of(values: &Values<'_>, random: &mut dyn FnMut(&mut [u8])) -> Option<Edit> {
     let blank = |value: &[u8]| value.iter().all(|b| *b == b' ' || *b == b'\t');
-    match headers.single(X_REQUEST_ID) {
-        Ok(value) if !blank(value) => None,
+    match values.as_slice() {
+        [value] if !blank(value) => None,
         _ => Some(Edit::Set(X_REQUEST_ID, new_request_id(random))),
     }
 }
 
-/// The `baggage` header to forward: with `forward`, within the W3C limits (valid members
-/// only, at most 64 members and 8192 bytes, whole members, repeated fields combined into
-/// one); without, removed. Nothing when there is no baggage or it is forwarded unchanged.
+/// [`baggage_of`] for the `baggage` values in `headers`.
+#[cfg(test)]
 pub fn baggage(headers: &HeaderMap, forward: bool) -> Option<Edit> {
-    let values: Vec<&[u8]> = headers.values(BAGGAGE).collect();
+    baggage_of(&Received::read(headers).baggage, forward)
+}
+
+/// The `baggage` header to forward, from the received `values`: with `forward`, within the
+/// W3C limits (valid members only, at most 64 members and 8192 bytes, whole members,
+/// repeated fields combined into one); without, removed. Nothing when there is no baggage
+/// or it is forwarded unchanged.
+pub fn baggage_of(values: &Values<'_>, forward: bool) -> Option<Edit> {
+    let values = values.as_slice();
     if values.is_empty() {
         return None;
     }
     if !forward {
         return Some(Edit::Remove(BAGGAGE));
     }
-    match limit_baggage(&values) {
-        Some(limited) if values.as_slice() == [limited.as_bytes()] => None,
+    if let [value] = values {
+        if is_within_limits(value) {
+            return None;
+        }
+    }
+    match limit_baggage(values) {
+        Some(limited) if values == [limited.as_bytes()] => None,
         Some(limited) => Some(Edit::Set(BAGGAGE, limited)),
         None => Some(Edit::Remove(BAGGAGE)),
     }

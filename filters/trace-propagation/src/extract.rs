@@ -4,12 +4,11 @@
 //! read when there is no valid `traceparent`. Every value of every header is read, so a
 //! repeated header is seen (and is invalid).
 
-use wasmesh_sdk::trace::b3::{
-    B3_SINGLE, X_B3_FLAGS, X_B3_PARENT_SPAN_ID, X_B3_SAMPLED, X_B3_SPAN_ID, X_B3_TRACE_ID,
-};
-use wasmesh_sdk::trace::traceparent::TRACEPARENT;
 use wasmesh_sdk::trace::{B3Error, B3MultiValues, TraceParent, TraceParentError, B3};
+#[cfg(test)]
 use wasmesh_sdk::HeaderMap;
+
+use crate::received::Received;
 
 /// What the request's trace headers carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,28 +41,27 @@ impl std::fmt::Display for Invalid {
     }
 }
 
-/// Reads the incoming context from all the request headers.
+/// [`extract_received`] for all the request headers.
+#[cfg(test)]
 pub fn extract(headers: &HeaderMap) -> Incoming {
-    let traceparent: Vec<&[u8]> = headers.values(TRACEPARENT).collect();
-    let w3c_error = match TraceParent::parse(&traceparent) {
+    extract_received(&Received::read(headers))
+}
+
+/// Reads the incoming context from the request's trace headers.
+pub fn extract_received(received: &Received<'_>) -> Incoming {
+    let w3c_error = match TraceParent::parse(received.traceparent.as_slice()) {
         Ok(traceparent) => return Incoming::W3c(traceparent),
         Err(TraceParentError::Missing) => None,
         Err(error) => Some(Invalid::W3c(error)),
     };
-    let single: Vec<&[u8]> = headers.values(B3_SINGLE).collect();
-    let trace_id: Vec<&[u8]> = headers.values(X_B3_TRACE_ID).collect();
-    let span_id: Vec<&[u8]> = headers.values(X_B3_SPAN_ID).collect();
-    let parent_span_id: Vec<&[u8]> = headers.values(X_B3_PARENT_SPAN_ID).collect();
-    let sampled: Vec<&[u8]> = headers.values(X_B3_SAMPLED).collect();
-    let flags: Vec<&[u8]> = headers.values(X_B3_FLAGS).collect();
     let multi = B3MultiValues {
-        trace_id: &trace_id,
-        span_id: &span_id,
-        parent_span_id: &parent_span_id,
-        sampled: &sampled,
-        flags: &flags,
+        trace_id: received.x_b3_trace_id.as_slice(),
+        span_id: received.x_b3_span_id.as_slice(),
+        parent_span_id: received.x_b3_parent_span_id.as_slice(),
+        sampled: received.x_b3_sampled.as_slice(),
+        flags: received.x_b3_flags.as_slice(),
     };
-    match (B3::extract(&single, &multi), w3c_error) {
+    match (B3::extract(received.b3.as_slice(), &multi), w3c_error) {
         (Ok(b3), _) => Incoming::B3(b3),
         (Err(_), Some(w3c_error)) => Incoming::Invalid(w3c_error),
         (Err(B3Error::Missing), None) => Incoming::None,

@@ -21,6 +21,7 @@ mod extract;
 mod inject;
 mod outgoing;
 mod plan;
+mod received;
 mod sampler;
 
 pub use config::{Config, Format, SamplingConfig, TrustBoundary};

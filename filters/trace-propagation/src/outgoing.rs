@@ -7,12 +7,13 @@
 //! - Otherwise a new trace starts: random trace and span ids, the random-trace-id flag,
 //!   no `tracestate` (at a `restart` boundary, at most the incoming context as one entry).
 
-use wasmesh_sdk::trace::tracestate::TRACESTATE;
 use wasmesh_sdk::trace::{Sampling, SpanContext, SpanId, TraceId, TraceParent, TraceState, B3};
+#[cfg(test)]
 use wasmesh_sdk::HeaderMap;
 
 use crate::config::{Boundary, Settings};
-use crate::extract::{extract, Incoming, Invalid};
+use crate::extract::{extract_received, Incoming, Invalid};
+use crate::received::Received;
 
 /// The context of the forwarded request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,13 +76,23 @@ impl Outcome {
     }
 }
 
-/// The outgoing context for a request with `headers`.
+/// [`decide_received`] for a request with `headers`.
+#[cfg(test)]
 pub fn decide(
     settings: &Settings,
     headers: &HeaderMap,
     random: &mut dyn FnMut(&mut [u8]),
 ) -> Outgoing {
-    let (context, random_trace_id, source) = match extract(headers) {
+    decide_received(settings, &Received::read(headers), random)
+}
+
+/// The outgoing context for a request whose trace headers are `received`.
+pub fn decide_received(
+    settings: &Settings,
+    received: &Received<'_>,
+    random: &mut dyn FnMut(&mut [u8]),
+) -> Outgoing {
+    let (context, random_trace_id, source) = match extract_received(received) {
         Incoming::W3c(traceparent) => (
             traceparent.to_span_context(),
             traceparent.random,
@@ -102,7 +113,7 @@ pub fn decide(
         }
     };
     let Boundary::Restart { link_key } = &settings.boundary else {
-        return continue_trace(settings, headers, context, random_trace_id, source, random);
+        return continue_trace(settings, received, context, random_trace_id, source, random);
     };
     let mut outgoing = new_trace(
         settings,
@@ -121,7 +132,7 @@ pub fn decide(
 /// Continues the incoming `context`.
 fn continue_trace(
     settings: &Settings,
-    headers: &HeaderMap,
+    received: &Received<'_>,
     context: SpanContext,
     random_trace_id: bool,
     source: Source,
@@ -137,10 +148,7 @@ fn continue_trace(
         (context.span_id, None)
     };
     let tracestate = match source {
-        Source::W3c => {
-            let values: Vec<&[u8]> = headers.values(TRACESTATE).collect();
-            TraceState::parse(&values)
-        }
+        Source::W3c => TraceState::parse(received.tracestate.as_slice()),
         Source::B3 => TraceState::new(),
     };
     Outgoing {

@@ -5,7 +5,8 @@ use wasmesh_sdk::HeaderMap;
 use crate::config::Settings;
 use crate::correlation;
 use crate::inject::{trace_headers, TRACE_HEADERS};
-use crate::outgoing::{decide, Outgoing};
+use crate::outgoing::{decide_received, Outgoing};
+use crate::received::Received;
 
 /// One change to the request headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,20 +29,24 @@ pub struct Plan {
 /// The plan for a request with `headers`: the outgoing context in the configured formats,
 /// every other trace header removed, `x-request-id` and `baggage` put in order.
 pub fn plan(settings: &Settings, headers: &HeaderMap, random: &mut dyn FnMut(&mut [u8])) -> Plan {
-    let outgoing = decide(settings, headers, random);
+    let received = Received::read(headers);
+    let outgoing = decide_received(settings, &received, random);
     let injected = trace_headers(&outgoing, &settings.inject);
-    let mut edits: Vec<Edit> = TRACE_HEADERS
-        .into_iter()
-        .filter(|name| headers.contains(name) && !injected.iter().any(|(set, _)| set == name))
-        .map(Edit::Remove)
-        .collect();
+    // Room for the injected headers, `x-request-id` and `baggage`.
+    let mut edits: Vec<Edit> = Vec::with_capacity(injected.len() + 2);
+    edits.extend(
+        TRACE_HEADERS
+            .into_iter()
+            .filter(|name| received.contains(name) && !injected.iter().any(|(set, _)| set == name))
+            .map(Edit::Remove),
+    );
     edits.extend(
         injected
             .into_iter()
             .map(|(name, value)| Edit::Set(name, value)),
     );
-    edits.extend(correlation::request_id(headers, random));
-    edits.extend(correlation::baggage(headers, settings.baggage));
+    edits.extend(correlation::request_id_of(&received.x_request_id, random));
+    edits.extend(correlation::baggage_of(&received.baggage, settings.baggage));
     Plan { edits, outgoing }
 }
 

@@ -81,8 +81,13 @@ impl Cidr {
 
 /// The IP of Envoy's `source.address` value (`1.2.3.4:5678`, `[::1]:5678`, or a bare IP).
 pub fn parse_source_address(address: &str) -> Option<IpAddr> {
-    if let Ok(ip) = address.parse() {
-        return Some(ip);
+    // With exactly one `:` it is `ipv4:port`: a bare IPv6 address has at least two, an
+    // IPv4 address none, so parsing it whole is skipped.
+    let colons = address.bytes().filter(|byte| *byte == b':').count();
+    if colons != 1 {
+        if let Ok(ip) = address.parse() {
+            return Some(ip);
+        }
     }
     if let Some(rest) = address.strip_prefix('[') {
         return rest.split_once(']')?.0.parse().ok();

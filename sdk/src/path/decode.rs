@@ -116,8 +116,11 @@ fn rewrite_utf8_run(
 
 /// Whether the decoded path contains `%25` followed by two hex digits.
 fn has_encoded_percent_before_hex(path: &str) -> bool {
-    path.match_indices("%25")
-        .any(|(at, _)| is_hex_pair(path.as_bytes(), at + 3))
+    let bytes = path.as_bytes();
+    bytes
+        .windows(3)
+        .enumerate()
+        .any(|(at, window)| window == b"%25" && is_hex_pair(bytes, at + 3))
 }
 
 /// The byte encoded by a well-formed escape (`%` and two hex digits) at `index`.

@@ -152,16 +152,16 @@ pub fn canonicalize<'a>(
     // Only visible ASCII is left, so this cannot fail.
     let text = std::str::from_utf8(target).map_err(|_| PathRejection::InvalidCharacter)?;
 
-    let without_fragment = match (text.split_once('#'), options.fragment) {
+    let without_fragment = match (split_at_byte(text, b'#'), options.fragment) {
         (None, _) => text,
         (Some(_), Fragment::Reject) => return Err(PathRejection::Fragment),
         (Some((before, _)), Fragment::Strip) => before,
     };
-    let (path, query) = match without_fragment.split_once('?') {
+    let (path, query) = match split_at_byte(without_fragment, b'?') {
         Some((path, query)) => (path, Some(query)),
         None => (without_fragment, None),
     };
-    if path.contains('\\') {
+    if path.as_bytes().contains(&b'\\') {
         return Err(PathRejection::Backslash);
     }
 
@@ -196,6 +196,13 @@ pub fn canonicalize<'a>(
 }
 
 /// Refuses raw bytes that never belong in a request target.
+/// `text` split around the first `separator` (an ASCII byte), as `str::split_once` does,
+/// without a string searcher.
+fn split_at_byte(text: &str, separator: u8) -> Option<(&str, &str)> {
+    let at = text.bytes().position(|byte| byte == separator)?;
+    Some((text.get(..at)?, text.get(at + 1..)?))
+}
+
 fn check_bytes(target: &[u8]) -> Result<(), PathRejection> {
     for &byte in target {
         match byte {

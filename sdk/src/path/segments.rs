@@ -28,17 +28,19 @@ pub(super) fn normalize_segments<'a>(
 
 /// Checks the dot-segment parameter rule and reports whether any rewriting step applies.
 fn needs_rewrite(path: &str, options: &PathOptions) -> Result<bool, PathRejection> {
-    let mut rewrite = options.merge_slashes && path.contains("//");
-    for segment in path.split('/') {
-        match segment.split_once(';') {
-            Some((name, _)) if is_dot_segment(name) => {
+    let path = path.as_bytes();
+    let mut rewrite = options.merge_slashes && path.windows(2).any(|pair| pair == b"//");
+    for segment in path.split(|byte| *byte == b'/') {
+        let parameters_at = segment.iter().position(|byte| *byte == b';');
+        match parameters_at.and_then(|at| segment.get(..at)) {
+            Some(name) if is_dot_segment_bytes(name) => {
                 if options.dot_segment_params == DotSegmentParams::Reject {
                     return Err(PathRejection::DotSegmentParameter);
                 }
                 rewrite = true;
             }
             Some(_) => rewrite |= options.path_params == PathParams::Strip,
-            None => rewrite |= is_dot_segment(segment),
+            None => rewrite |= is_dot_segment_bytes(segment),
         }
     }
     Ok(rewrite)
@@ -79,7 +81,11 @@ fn merge_slashes(path: &str) -> String {
 }
 
 fn is_dot_segment(segment: &str) -> bool {
-    segment == "." || segment == ".."
+    is_dot_segment_bytes(segment.as_bytes())
+}
+
+fn is_dot_segment_bytes(segment: &[u8]) -> bool {
+    segment == b"." || segment == b".."
 }
 
 #[cfg(test)]

@@ -54,6 +54,23 @@ pub fn limit_baggage(values: &[&[u8]]) -> Option<String> {
     (kept > 0).then_some(out)
 }
 
+/// Whether one received `baggage` value is already within the limits, so that
+/// [`limit_baggage`] would forward it unchanged: at most [`MAX_BYTES`] bytes and
+/// [`MAX_MEMBERS`] members, every member valid, none empty or with spaces around it.
+/// Checks without building the forwarded value.
+pub fn is_within_limits(value: &[u8]) -> bool {
+    value.len() <= MAX_BYTES
+        && value
+            .split(|b| *b == b',')
+            .enumerate()
+            .all(|(index, member)| {
+                index < MAX_MEMBERS
+                    && !member.is_empty()
+                    && trim_ows(member).len() == member.len()
+                    && is_valid_member(member)
+            })
+}
+
 /// `key OWS "=" OWS value *(OWS ";" OWS property)`.
 fn is_valid_member(member: &[u8]) -> bool {
     let mut parts = member.split(|b| *b == b';');
@@ -148,6 +165,44 @@ mod tests {
         ]);
         assert_eq!(forwarded.unwrap(), "ok=1,last=2");
         assert_eq!(limit_baggage(&[b"k=\xff,ok=1"]).unwrap(), "ok=1");
+    }
+
+    #[test]
+    fn values_within_limits_are_exactly_those_forwarded_unchanged() {
+        let members: Vec<String> = (0..65).map(|i| format!("k{i}=v")).collect();
+        let exactly_64 = members[..64].join(",");
+        let all_65 = members.join(",");
+        let exact = format!("k={}", "v".repeat(MAX_BYTES - 2));
+        let over = format!("k={}", "v".repeat(MAX_BYTES - 1));
+        let values = [
+            "a=1",
+            "user.tier=gold,session.region=eu-west-1",
+            "a=,b=x=y==,c=;p=1=2",
+            "key1=value1;property1;property2",
+            "serverNode = DF%2028",
+            "a=1, b=2",
+            "a=1 ,b=2",
+            " a=1",
+            "a=1\t",
+            "a=1,",
+            ",a=1",
+            "a=1,,b=2",
+            "",
+            " ",
+            "bad member",
+            "a=1,bad member",
+            "k=v;",
+            "k=caf\u{e9}",
+            &exactly_64,
+            &all_65,
+            &exact,
+            &over,
+        ];
+        for value in values {
+            let unchanged = limit_baggage(&[value.as_bytes()]).as_deref() == Some(value);
+            assert_eq!(is_within_limits(value.as_bytes()), unchanged, "{value:?}");
+        }
+        assert!(!is_within_limits(b"k=\xff"));
     }
 
     #[test]

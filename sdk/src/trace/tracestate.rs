@@ -33,6 +33,10 @@ pub const TRACESTATE: &str = "tracestate";
 /// The maximum number of entries.
 pub const MAX_ENTRIES: usize = 32;
 
+/// While parsing, up to this many distinct keys are checked for repeats one by one; beyond,
+/// with a set.
+const LINEAR_KEY_LOOKUP: usize = 16;
+
 /// Entries longer than this (as `key=value`) are the first dropped when truncating.
 const LONG_ENTRY: usize = 128;
 
@@ -87,12 +91,22 @@ impl TraceState {
     ///
     /// Cost grows as n log n in the number of members, so very long headers stay cheap.
     pub fn parse(values: &[&[u8]]) -> Self {
+        // Every distinct key so far is in `members`: a few are looked up there, more in a
+        // set (filled once `members` has `LINEAR_KEY_LOOKUP` of them).
         let mut seen_keys = BTreeSet::new();
         let mut members: Vec<(&[u8], &[u8])> = Vec::new();
         let split = values.iter().flat_map(|value| value.split(|b| *b == b','));
         for member in split.map(trim_ows).filter(|m| !m.is_empty()) {
             if let Some((key, value)) = split_member(member) {
-                if seen_keys.insert(key) {
+                let new_key = if members.len() < LINEAR_KEY_LOOKUP {
+                    members.iter().all(|(seen, _)| *seen != key)
+                } else {
+                    if seen_keys.is_empty() {
+                        seen_keys.extend(members.iter().map(|(seen, _)| *seen));
+                    }
+                    seen_keys.insert(key)
+                };
+                if new_key {
                     members.push((key, value));
                 }
             }
@@ -408,6 +422,22 @@ mod tests {
     fn duplicate_keys_keep_the_first() {
         let state = parse(&["foo=1,bar=2", "foo=3"]);
         assert_eq!(state.to_header(), "foo=1,bar=2");
+    }
+
+    #[test]
+    fn duplicate_keys_keep_the_first_beyond_the_few_checked_one_by_one() {
+        let members: Vec<String> = (0..LINEAR_KEY_LOOKUP + 5)
+            .map(|i| format!("k{i}=a"))
+            .collect();
+        let repeats = ["k0=b", "k15=b", "k16=b", "k20=b", "new=1", "new=2"];
+        let header = format!("{},{}", members.join(","), repeats.join(","));
+        let state = parse(&[&header]);
+        assert_eq!(state.len(), LINEAR_KEY_LOOKUP + 6);
+        assert!(state
+            .iter()
+            .filter(|(key, _)| *key != "new")
+            .all(|(_, v)| v == "a"));
+        assert_eq!(state.get("new"), Some("1"));
     }
 
     #[test]

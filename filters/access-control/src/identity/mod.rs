@@ -15,6 +15,7 @@ mod compile;
 use crate::callers::Caller;
 use crate::config::SourceKind;
 use crate::names::is_service_name;
+use crate::scan::HeaderLookup;
 use std::net::IpAddr;
 use wasmesh_sdk::identity::{parse_xfcc, Cidr, SpiffeMapping};
 use wasmesh_sdk::HeaderMap;
@@ -110,19 +111,39 @@ impl IdentityResolver {
         headers: &HeaderMap,
         connection: &mut impl Connection,
     ) -> Result<Identity, RepeatedIdentityHeader<'_>> {
+        let caller = match self.caller_header() {
+            Some(name) => HeaderLookup::of(headers, name),
+            None => HeaderLookup::default(),
+        };
+        self.resolve_scanned(caller, HeaderLookup::of(headers, XFCC_HEADER), connection)
+    }
+
+    /// Identifies the caller of a request from its caller-name header (default when that
+    /// source is not configured) and `x-forwarded-client-cert`, as [`HeaderScan`] finds
+    /// them.
+    ///
+    /// [`HeaderScan`]: crate::scan::HeaderScan
+    pub fn resolve_scanned(
+        &self,
+        caller: HeaderLookup<'_>,
+        xfcc: HeaderLookup<'_>,
+        connection: &mut impl Connection,
+    ) -> Result<Identity, RepeatedIdentityHeader<'_>> {
         if let Some(header) = &self.caller_header {
-            if headers.count(&header.name) > 1 {
+            if caller.count > 1 {
                 return Err(RepeatedIdentityHeader(&header.name));
             }
         }
-        if self.xfcc && headers.count(XFCC_HEADER) > 1 {
+        if self.xfcc && xfcc.count > 1 {
             return Err(RepeatedIdentityHeader(XFCC_HEADER));
         }
         for &source in &self.sources {
             let outcome = match source {
                 SourceKind::PeerCertificate => self.identify_by_certificate(connection),
-                SourceKind::Xfcc => self.identify_by_xfcc(headers, connection),
-                SourceKind::CallerHeader => self.identify_by_caller_header(headers, connection),
+                SourceKind::Xfcc => self.identify_by_xfcc(xfcc.first, connection),
+                SourceKind::CallerHeader => {
+                    self.identify_by_caller_header(caller.first, connection)
+                }
                 SourceKind::SourceAddress => self.identify_by_source_address(connection),
             };
             if let Some(identity) = outcome {
@@ -152,11 +173,11 @@ impl IdentityResolver {
 
     fn identify_by_xfcc(
         &self,
-        headers: &HeaderMap,
+        value: Option<&[u8]>,
         connection: &mut impl Connection,
     ) -> Option<Identity> {
         const SOURCE: SourceKind = SourceKind::Xfcc;
-        let value = headers.first(XFCC_HEADER)?;
+        let value = value?;
         if !connection.mtls() {
             // Envoy sets the header only on mutual-TLS connections (SANITIZE_SET):
             // on any other connection a client wrote it.
@@ -201,12 +222,12 @@ impl IdentityResolver {
 
     fn identify_by_caller_header(
         &self,
-        headers: &HeaderMap,
+        value: Option<&[u8]>,
         connection: &mut impl Connection,
     ) -> Option<Identity> {
         const SOURCE: SourceKind = SourceKind::CallerHeader;
         let header = self.caller_header.as_ref()?;
-        let value = headers.first(&header.name)?;
+        let value = value?;
         let trusted = (header.trust_mtls && connection.mtls())
             || (!header.trusted_cidrs.is_empty()
                 && connection
