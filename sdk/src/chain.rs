@@ -15,7 +15,8 @@
 //! for every stage, so a stage after the one that replied still sees the request end
 //! (metrics count an access-control 403). A filter's code is the same in a chain as alone.
 
-use crate::config::{self, ConfigError};
+use crate::config::reader::Node;
+use crate::config::{self, ConfigError, Value};
 use crate::filter::Filter;
 use crate::hooks::Hooks;
 use crate::http::Http;
@@ -77,7 +78,7 @@ pub type StageFactory = fn(Option<crate::config::Value>) -> Result<Box<dyn Stage
 pub fn stage<F: Filter>() -> (&'static str, StageFactory) {
     fn build<F: Filter>(json: Option<crate::config::Value>) -> Result<Box<dyn Stage>, ConfigError> {
         let config = match json {
-            Some(value) => config::from_value::<F::Config>(value)?,
+            Some(value) => config::into_config::<F::Config>(value)?,
             None => F::default_config()
                 .ok_or_else(|| ConfigError::at("", format!("{} needs a configuration", F::NAME)))?,
         };
@@ -103,7 +104,7 @@ pub struct Chain<B: Bundle> {
     bundle: PhantomData<B>,
 }
 
-/// A chain's configuration.
+/// A chain's configuration. [`Chain`] reads it with [`ChainConfig::read`].
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChainConfig {
@@ -120,6 +121,28 @@ pub struct StageConfig {
     /// The filter's own configuration.
     #[serde(default)]
     pub config: Option<crate::config::Value>,
+}
+
+impl ChainConfig {
+    /// Reads the configuration from its JSON document, as its `Deserialize` does.
+    pub fn read(node: &Node<'_>) -> Result<Self, ConfigError> {
+        let fields = node.object(&["chain"])?;
+        Ok(Self {
+            chain: fields.present("chain")?.list(StageConfig::read)?,
+        })
+    }
+}
+
+impl StageConfig {
+    /// Reads one stage from its JSON object, as its `Deserialize` does (a `null`
+    /// configuration is an absent one).
+    pub fn read(node: &Node<'_>) -> Result<Self, ConfigError> {
+        let fields = node.object(&["name", "config"])?;
+        Ok(Self {
+            name: fields.present("name")?.string()?,
+            config: fields.get("config").map(|config| config.value().clone()),
+        })
+    }
 }
 
 /// Per-request state of a chain.
@@ -141,10 +164,12 @@ impl<B: Bundle> Chain<B> {
 impl<B: Bundle> Filter for Chain<B> {
     const NAME: &'static str = B::NAME;
     const HOOKS: Hooks = B::HOOKS;
-    type Config = ChainConfig;
+    /// The JSON document, read by [`ChainConfig::read`].
+    type Config = Value;
     type Stream = ChainStream;
 
-    fn compile(config: ChainConfig) -> Result<Self, ConfigError> {
+    fn compile(json: Value) -> Result<Self, ConfigError> {
+        let config = ChainConfig::read(&Node::root(&json))?;
         if config.chain.is_empty() {
             return Err(ConfigError::at("chain", "the chain is empty"));
         }

@@ -20,8 +20,10 @@ use std::rc::Rc;
 pub trait Filter: Sized + 'static {
     /// The filter's name, used in log lines and error messages (e.g. `hello`).
     const NAME: &'static str;
-    /// The JSON configuration, usually `#[serde(deny_unknown_fields)]`.
-    type Config: DeserializeOwned;
+    /// The JSON configuration, usually `#[serde(deny_unknown_fields)]`; or
+    /// [`Value`](crate::config::Value), the parsed document itself, for a filter that reads
+    /// it by hand with [`config::reader`] (which keeps the deserializer out of the module).
+    type Config: DeserializeOwned + 'static;
     /// Per-request state, created fresh for every request.
     type Stream: Default + 'static;
     /// The callbacks this filter implements; the build removes the other exports so Envoy
@@ -66,7 +68,8 @@ pub fn load<F: Filter>(json: &[u8]) -> Result<F, ConfigError> {
             )
         })?
     } else {
-        config::parse::<F::Config>(json)?
+        let value = config::json::parse(json).map_err(|e| ConfigError::at("", e.to_string()))?;
+        config::into_config::<F::Config>(value)?
     };
     F::compile(config)
 }

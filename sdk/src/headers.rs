@@ -34,6 +34,12 @@ impl Span {
     fn of(self, bytes: &[u8]) -> &[u8] {
         bytes.get(self.start..self.end).unwrap_or_default()
     }
+
+    /// Whether the span holds `name`, ASCII case-insensitively (lengths compared first).
+    fn holds_name(self, bytes: &[u8], name: &[u8]) -> bool {
+        self.end.saturating_sub(self.start) == name.len()
+            && self.of(bytes).eq_ignore_ascii_case(name)
+    }
 }
 
 /// Reads a little-endian `u32` at `at`.
@@ -121,7 +127,7 @@ impl HeaderMap {
     pub fn remove(&mut self, name: &str) {
         let bytes = &self.bytes;
         self.entries
-            .retain(|entry| !entry.name.of(bytes).eq_ignore_ascii_case(name.as_bytes()));
+            .retain(|entry| !entry.name.holds_name(bytes, name.as_bytes()));
     }
 
     /// Gives `name` the one value `value`, as Envoy does: the first pair keeps its place,
@@ -135,8 +141,7 @@ impl HeaderMap {
         let bytes = &self.bytes;
         let mut index = 0usize;
         self.entries.retain(|entry| {
-            let keep =
-                index <= first || !entry.name.of(bytes).eq_ignore_ascii_case(name.as_bytes());
+            let keep = index <= first || !entry.name.holds_name(bytes, name.as_bytes());
             index += 1;
             keep
         });
@@ -148,14 +153,15 @@ impl HeaderMap {
     fn position(&self, name: &str) -> Option<usize> {
         self.entries
             .iter()
-            .position(|entry| self.name_of(entry).eq_ignore_ascii_case(name.as_bytes()))
+            .position(|entry| entry.name.holds_name(&self.bytes, name.as_bytes()))
     }
 
     /// Every value of `name` (ASCII case-insensitive), in order.
     pub fn values<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n> {
-        self.iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, v)| v)
+        self.entries
+            .iter()
+            .filter(move |entry| entry.name.holds_name(&self.bytes, name.as_bytes()))
+            .map(|entry| self.value_of(entry))
     }
 
     /// The value of `name` when it appears exactly once; `Err(n)` with the count otherwise.

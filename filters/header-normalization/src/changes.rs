@@ -13,14 +13,22 @@ use wasmesh_sdk::path::CanonicalPath;
 use wasmesh_sdk::HeaderMap;
 
 use crate::authority::{self, Canonicalize};
-use crate::config::{StripPort, Underscores};
+use crate::config::{RepeatedSingletons, StripPort, Underscores};
 use crate::decide::{first, group_key, AuthorityField, Changes, Checked};
 use crate::facts::ConnectionFacts;
 use crate::methods::MethodVerdict;
-use crate::names::{is_hop_by_hop, is_pseudo, list_tokens, trim_ows};
+use crate::names::{eq_ignore_case, eq_lowercase, is_hop_by_hop, is_pseudo, list_tokens, trim_ows};
 use crate::normalizer::Normalizer;
 use crate::ops::{header_ops, Fate, HeaderOp};
 use crate::rules::{Normalization, Normalizations};
+
+/// What the whole request tells the rules for regular fields.
+struct RequestInfo<'a> {
+    /// The `connection` header, when hop-by-hop headers are stripped and there is one.
+    connection: Option<ConnectionInfo<'a>>,
+    /// Whether some name has `_` (otherwise no name is looked into for one).
+    has_underscore: bool,
+}
 
 /// The request's `connection` header, for hop-by-hop stripping.
 struct ConnectionInfo<'a> {
@@ -40,10 +48,19 @@ impl Normalizer {
             path,
             method,
             authority,
+            has_connection,
+            has_underscore,
         } = checked;
         let mut normalized = Normalizations::default();
         let mut fates: Vec<(usize, Fate<'a>)> = Vec::new();
-        let connection = self.connection_info(headers);
+        let request = RequestInfo {
+            connection: if has_connection {
+                self.connection_info(headers)
+            } else {
+                None
+            },
+            has_underscore,
+        };
         let mut trusted: Option<bool> = None;
 
         for (index, (name, value)) in headers.iter().enumerate() {
@@ -54,7 +71,7 @@ impl Normalizer {
                     headers,
                     index,
                     (name, value),
-                    connection.as_ref(),
+                    &request,
                     &mut normalized,
                     &mut || {
                         *trusted.get_or_insert_with(|| {
@@ -92,6 +109,9 @@ impl Normalizer {
 
     /// Pseudo-headers: repeats, then `:path` and `:method` (`:authority` is handled with
     /// `host`).
+    ///
+    /// Under `repeated_singletons: reject` a request that got here has no repeated
+    /// singleton and no joined value (the refusal rules checked), so neither is looked for.
     fn pseudo_fate<'a>(
         &self,
         headers: &HeaderMap,
@@ -101,7 +121,7 @@ impl Normalizer {
         method: &Option<MethodVerdict>,
         normalized: &mut Normalizations,
     ) -> Option<Fate<'a>> {
-        if self.is_later_singleton(headers, index, name) {
+        if self.repeats_possible() && self.is_later_singleton(headers, index, name) {
             normalized.insert(Normalization::RepeatedHeader);
             return Some(Fate::Drop);
         }
@@ -127,12 +147,13 @@ impl Normalizer {
     }
 
     /// Regular headers: renames, underscores, hop-by-hop, internal, repeats, whitespace.
+    /// Repeats are looked for only when they can be left, as for pseudo-headers.
     fn regular_fate<'a>(
         &'a self,
         headers: &HeaderMap,
         index: usize,
         (name, value): (&'a [u8], &'a [u8]),
-        connection: Option<&ConnectionInfo<'_>>,
+        request: &RequestInfo<'_>,
         normalized: &mut Normalizations,
         is_trusted: &mut dyn FnMut() -> bool,
     ) -> Option<Fate<'a>> {
@@ -141,12 +162,16 @@ impl Normalizer {
             normalized.insert(Normalization::RenamedHeader);
             return Some(Fate::Drop);
         }
-        if renamed.is_none() && self.underscores == Underscores::Drop && name.contains(&b'_') {
+        if renamed.is_none()
+            && self.underscores == Underscores::Drop
+            && request.has_underscore
+            && name.contains(&b'_')
+        {
             normalized.insert(Normalization::UnderscoreHeader);
             return Some(Fate::Drop);
         }
         let effective = renamed.map_or(name, str::as_bytes);
-        if let Some(fate) = self.hop_by_hop_fate(effective, value, connection) {
+        if let Some(fate) = self.hop_by_hop_fate(effective, value, request.connection.as_ref()) {
             normalized.insert(Normalization::HopByHopHeader);
             return Some(fate);
         }
@@ -154,7 +179,7 @@ impl Normalizer {
             normalized.insert(Normalization::InternalHeader);
             return Some(Fate::Drop);
         }
-        if self.is_later_singleton(headers, index, name) {
+        if self.repeats_possible() && self.is_later_singleton(headers, index, name) {
             normalized.insert(Normalization::RepeatedHeader);
             return Some(Fate::Drop);
         }
@@ -163,7 +188,12 @@ impl Normalizer {
             return None;
         }
         // Only `keep_first` gets here with a joined value: keep its first part.
-        let first = match self.joined_at(headers, name, value) {
+        let joined = if self.repeats_possible() {
+            self.joined_at(headers, name, value)
+        } else {
+            None
+        };
+        let first = match joined {
             Some(at) => {
                 normalized.insert(Normalization::RepeatedHeader);
                 value.get(..at).unwrap_or(value)
@@ -187,6 +217,13 @@ impl Normalizer {
         })
     }
 
+    /// Whether a request that passed the refusal rules can still have a repeated singleton
+    /// or a joined value (not under `repeated_singletons: reject`, which refuses them).
+    #[inline]
+    fn repeats_possible(&self) -> bool {
+        self.repeated_singletons != RepeatedSingletons::Reject
+    }
+
     /// `Some` when the hop-by-hop rule drops or rewrites the field: the fixed hop-by-hop
     /// names and the names `connection` lists, except `te: trailers` and the `upgrade`
     /// and `connection: upgrade` of an upgrade request (WebSocket), which Envoy lets
@@ -202,14 +239,13 @@ impl Normalizer {
         }
         let is_upgrade = connection.is_some_and(|info| info.is_upgrade);
         if is_hop_by_hop(name) {
-            if name.eq_ignore_ascii_case(b"te") && trim_ows(value).eq_ignore_ascii_case(b"trailers")
-            {
+            if eq_lowercase(name, b"te") && eq_lowercase(trim_ows(value), b"trailers") {
                 return None;
             }
-            if is_upgrade && name.eq_ignore_ascii_case(b"upgrade") {
+            if is_upgrade && eq_lowercase(name, b"upgrade") {
                 return None;
             }
-            if is_upgrade && name.eq_ignore_ascii_case(b"connection") {
+            if is_upgrade && eq_lowercase(name, b"connection") {
                 return (!value.eq_ignore_ascii_case(b"upgrade")).then_some(Fate::Replace {
                     name,
                     value: Cow::Borrowed(b"upgrade"),
@@ -217,11 +253,8 @@ impl Normalizer {
             }
             return Some(Fate::Drop);
         }
-        let listed = connection.is_some_and(|info| {
-            info.listed
-                .iter()
-                .any(|token| token.eq_ignore_ascii_case(name))
-        });
+        let listed = connection
+            .is_some_and(|info| info.listed.iter().any(|token| eq_ignore_case(token, name)));
         listed.then_some(Fate::Drop)
     }
 

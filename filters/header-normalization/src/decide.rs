@@ -18,7 +18,9 @@ use crate::config::{RepeatedSingletons, Underscores};
 use crate::facts::ConnectionFacts;
 use crate::joined::second_value_at;
 use crate::methods::MethodVerdict;
-use crate::names::{has_control, is_pseudo, is_valid_name, trim_ows};
+use crate::names::{
+    eq_ignore_case, eq_lowercase, has_control, is_pseudo, trim_ows, underscore_in_name,
+};
 use crate::normalizer::Normalizer;
 use crate::ops::HeaderOp;
 use crate::rules::{Normalizations, Rejection};
@@ -51,6 +53,10 @@ pub(crate) struct Checked<'a> {
     pub(crate) method: Option<MethodVerdict>,
     /// The authority, when the request has one.
     pub(crate) authority: Option<AuthorityField<'a>>,
+    /// Whether the request has a `connection` field.
+    pub(crate) has_connection: bool,
+    /// Whether some header name has `_`.
+    pub(crate) has_underscore: bool,
 }
 
 /// The authority header chosen for canonicalization, already validated.
@@ -89,36 +95,29 @@ impl Normalizer {
 
     /// The refusal rules, in order; on success what the changes reuse.
     fn check<'a>(&'a self, headers: &'a HeaderMap) -> Result<Checked<'a>, Rejection> {
-        let mut count = 0usize;
-        let mut bytes = 0usize;
-        for (name, value) in headers.iter() {
-            count += usize::from(!is_pseudo(name));
-            bytes = bytes.saturating_add(name.len()).saturating_add(value.len());
-        }
-        if self.max_headers > 0 && count > self.max_headers {
+        let survey = Survey::of(headers);
+        if self.max_headers > 0 && survey.count > self.max_headers {
             return Err(Rejection::HeaderCount);
         }
-        if self.max_header_bytes > 0 && bytes > self.max_header_bytes {
+        if self.max_header_bytes > 0 && survey.bytes > self.max_header_bytes {
             return Err(Rejection::HeaderBytes);
         }
-        if headers.iter().any(|(name, _)| !is_valid_name(name)) {
+        if survey.invalid_name {
             return Err(Rejection::InvalidHeaderName);
         }
-        if headers
-            .iter()
-            .any(|(name, value)| name != b":path" && has_control(value))
-        {
+        if survey.invalid_value {
             return Err(Rejection::InvalidHeaderValue);
         }
-        let method = match first(headers, b":method") {
+        let method = match survey.method {
             Some(method) => Some(self.methods.check(method)?),
             None => None,
         };
-        let path = match first(headers, b":path") {
+        let path = match survey.path {
             Some(target) => Some(canonicalize(target, &self.path).map_err(Rejection::Path)?),
             None => None,
         };
         if self.underscores == Underscores::Reject
+            && survey.has_underscore
             && headers.iter().any(|(name, _)| {
                 !is_pseudo(name) && name.contains(&b'_') && self.rename_of(name).is_none()
             })
@@ -126,10 +125,7 @@ impl Normalizer {
             return Err(Rejection::UnderscoreHeader);
         }
         if self.repeated_singletons == RepeatedSingletons::Reject
-            && headers.iter().enumerate().any(|(index, (name, value))| {
-                self.is_later_singleton(headers, index, name)
-                    || self.joined_at(headers, name, value).is_some()
-            })
+            && self.has_repeated_singleton(headers)
         {
             return Err(Rejection::RepeatedHeader);
         }
@@ -138,6 +134,20 @@ impl Normalizer {
             path,
             method,
             authority,
+            has_connection: survey.has_connection,
+            has_underscore: survey.has_underscore,
+        })
+    }
+
+    /// Whether some field is a later repeat of a singleton (see
+    /// [`Normalizer::is_later_singleton`]) or carries a joined second value (see
+    /// [`Normalizer::joined_at`]).
+    fn has_repeated_singleton(&self, headers: &HeaderMap) -> bool {
+        headers.iter().enumerate().any(|(index, (name, value))| {
+            self.singleton_field(headers, name).is_some_and(|field| {
+                self.given_earlier(headers, index, field.key)
+                    || (field.joinable && second_value_at(field.effective, value).is_some())
+            })
         })
     }
 
@@ -148,14 +158,19 @@ impl Normalizer {
         headers: &'a HeaderMap,
     ) -> Result<Option<AuthorityField<'a>>, Rejection> {
         let found = headers.iter().enumerate().find(|(_, (name, _))| {
-            !self.is_shadowed(headers, name)
-                && group_key(self.effective_name(name)) == b":authority"
+            self.surviving_name(headers, name)
+                .is_some_and(|effective| group_key(effective) == b":authority")
         });
         let Some((index, (name, value))) = found else {
             return Ok(None);
         };
-        // Only `keep_first` gets here with a joined value: keep its first part.
-        let joined = self.joined_at(headers, name, value);
+        // Only `keep_first` gets here with a joined value: keep its first part. (Under
+        // `reject`, a joined value has already refused the request.)
+        let joined = if self.repeated_singletons == RepeatedSingletons::Reject {
+            None
+        } else {
+            self.joined_at(headers, name, value)
+        };
         let first = joined.and_then(|at| value.get(..at)).unwrap_or(value);
         let trimmed = if self.trim_whitespace {
             trim_ows(first)
@@ -189,6 +204,51 @@ impl Normalizer {
                 .is_some_and(|canonical| headers.contains(canonical))
     }
 
+    /// The name a field has after renames ([`Normalizer::effective_name`]), or `None`
+    /// when it is shadowed ([`Normalizer::is_shadowed`]).
+    #[inline(always)]
+    fn surviving_name<'a>(&'a self, headers: &HeaderMap, name: &'a [u8]) -> Option<&'a [u8]> {
+        if self.renames.is_empty() || is_pseudo(name) {
+            return Some(name);
+        }
+        match self.rename_of(name) {
+            Some(canonical) if headers.contains(canonical) => None,
+            Some(canonical) => Some(canonical.as_bytes()),
+            None => Some(name),
+        }
+    }
+
+    /// How a surviving field counts among singletons; `None` for a shadowed field or one
+    /// that is not a singleton.
+    fn singleton_field<'a>(
+        &'a self,
+        headers: &HeaderMap,
+        name: &'a [u8],
+    ) -> Option<SingletonField<'a>> {
+        let effective = self.surviving_name(headers, name)?;
+        let key = group_key(effective);
+        let joinable = if is_pseudo(key) {
+            key == b":authority"
+        } else if self.singletons.contains(key) {
+            true
+        } else {
+            return None;
+        };
+        Some(SingletonField {
+            effective,
+            key,
+            joinable,
+        })
+    }
+
+    /// Whether a surviving field before `index` counts under the singleton `key`.
+    fn given_earlier(&self, headers: &HeaderMap, index: usize, key: &[u8]) -> bool {
+        headers.iter().take(index).any(|(earlier, _)| {
+            self.surviving_name(headers, earlier)
+                .is_some_and(|effective| eq_ignore_case(group_key(effective), key))
+        })
+    }
+
     /// Whether the field at `index` is a singleton (after renames) that an earlier
     /// surviving field already gave.
     pub(crate) fn is_later_singleton(
@@ -197,17 +257,8 @@ impl Normalizer {
         index: usize,
         name: &[u8],
     ) -> bool {
-        if self.is_shadowed(headers, name) {
-            return false;
-        }
-        let key = group_key(self.effective_name(name));
-        if !(is_pseudo(key) || self.singletons.contains(key)) {
-            return false;
-        }
-        headers.iter().take(index).any(|(earlier, _)| {
-            !self.is_shadowed(headers, earlier)
-                && group_key(self.effective_name(earlier)).eq_ignore_ascii_case(key)
-        })
+        self.singleton_field(headers, name)
+            .is_some_and(|field| self.given_earlier(headers, index, field.key))
     }
 
     /// Where a second value joined with a comma starts in the value of a surviving
@@ -218,20 +269,77 @@ impl Normalizer {
         name: &[u8],
         value: &[u8],
     ) -> Option<usize> {
-        if self.is_shadowed(headers, name) {
-            return None;
-        }
-        let effective = self.effective_name(name);
-        let key = group_key(effective);
-        let is_singleton = if is_pseudo(key) {
-            key == b":authority"
-        } else {
-            self.singletons.contains(key)
+        self.singleton_field(headers, name)
+            .filter(|field| field.joinable)
+            .and_then(|field| second_value_at(field.effective, value))
+    }
+}
+
+/// A surviving singleton field, as the repeat rules see it.
+struct SingletonField<'a> {
+    /// Its name after renames.
+    effective: &'a [u8],
+    /// The name it is counted under ([`group_key`]).
+    key: &'a [u8],
+    /// Whether a comma in its value starts a joined second value (every singleton but
+    /// the pseudo-headers other than `:authority`).
+    joinable: bool,
+}
+
+/// What one pass over the header fields finds for the first refusal rules.
+struct Survey<'a> {
+    /// Fields other than pseudo-headers.
+    count: usize,
+    /// Bytes of every name and value.
+    bytes: usize,
+    /// Some name is not a valid header name.
+    invalid_name: bool,
+    /// Some value (other than of `:path`) holds a control character.
+    invalid_value: bool,
+    /// The first `:method` value.
+    method: Option<&'a [u8]>,
+    /// The first `:path` value.
+    path: Option<&'a [u8]>,
+    /// A `connection` field is present.
+    has_connection: bool,
+    /// Some name has `_`.
+    has_underscore: bool,
+}
+
+impl<'a> Survey<'a> {
+    fn of(headers: &'a HeaderMap) -> Self {
+        let mut survey = Survey {
+            count: 0,
+            bytes: 0,
+            invalid_name: false,
+            invalid_value: false,
+            method: None,
+            path: None,
+            has_connection: false,
+            has_underscore: false,
         };
-        if !is_singleton {
-            return None;
+        for (name, value) in headers.iter() {
+            survey.bytes = survey
+                .bytes
+                .saturating_add(name.len())
+                .saturating_add(value.len());
+            match underscore_in_name(name) {
+                Some(underscore) => survey.has_underscore |= underscore,
+                None => survey.invalid_name = true,
+            }
+            survey.invalid_value |= name != b":path" && has_control(value);
+            if is_pseudo(name) {
+                if survey.method.is_none() && eq_lowercase(name, b":method") {
+                    survey.method = Some(value);
+                } else if survey.path.is_none() && eq_lowercase(name, b":path") {
+                    survey.path = Some(value);
+                }
+            } else {
+                survey.count += 1;
+                survey.has_connection |= eq_lowercase(name, b"connection");
+            }
         }
-        second_value_at(effective, value)
+        survey
     }
 }
 
@@ -239,13 +347,14 @@ impl Normalizer {
 pub(crate) fn first<'a>(headers: &'a HeaderMap, name: &[u8]) -> Option<&'a [u8]> {
     headers
         .iter()
-        .find(|(other, _)| other.eq_ignore_ascii_case(name))
+        .find(|(other, _)| eq_ignore_case(other, name))
         .map(|(_, value)| value)
 }
 
 /// The name singletons are counted under: `host` counts as `:authority`.
+#[inline(always)]
 pub(crate) fn group_key(name: &[u8]) -> &[u8] {
-    if name.eq_ignore_ascii_case(b"host") {
+    if eq_lowercase(name, b"host") {
         b":authority"
     } else {
         name

@@ -6,6 +6,8 @@
 //! lines as `:authority: svc,evil`. For a header that must appear once, a comma that
 //! starts another value is therefore a repeat.
 
+use crate::names::eq_lowercase;
+
 /// Where a second value starts in `value` of the singleton header `name`: the byte index
 /// of the comma before it, or `None` for a single value.
 ///
@@ -14,9 +16,10 @@
 /// a second value only when what follows is not `name=` (and commas inside quoted strings
 /// never count). For every other singleton any comma does.
 pub fn second_value_at(name: &[u8], value: &[u8]) -> Option<usize> {
-    if name.eq_ignore_ascii_case(b"authorization")
-        || name.eq_ignore_ascii_case(b"proxy-authorization")
-    {
+    if !value.contains(&b',') {
+        return None;
+    }
+    if eq_lowercase(name, b"authorization") || eq_lowercase(name, b"proxy-authorization") {
         second_credentials_at(value)
     } else {
         value.iter().position(|&byte| byte == b',')

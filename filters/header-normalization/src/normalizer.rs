@@ -3,6 +3,7 @@
 use crate::config::{AuthorityConfig, Config, RepeatedSingletons, Underscores};
 use crate::methods::Methods;
 use crate::names::{check_name, is_hop_by_hop, NameSet};
+use crate::read::entry_path;
 use crate::trust::Trust;
 use wasmesh_sdk::path::PathOptions;
 use wasmesh_sdk::ConfigError;
@@ -39,7 +40,7 @@ impl Normalizer {
     pub fn new(config: Config) -> Result<Self, ConfigError> {
         let methods = Methods::new(&config.allowed_methods, config.lowercase_methods).map_err(
             |(index, reason)| match index {
-                Some(index) => ConfigError::at(format!("allowed_methods[{index}]"), reason),
+                Some(index) => ConfigError::at(entry_path("allowed_methods", index, ""), reason),
                 None => ConfigError::at("allowed_methods", reason),
             },
         )?;
@@ -51,16 +52,16 @@ impl Normalizer {
                 .map_err(|reason| ConfigError::at("singleton_headers", reason))?;
         }
         for (index, name) in config.singleton_headers.iter().enumerate() {
-            singletons
-                .insert_exact(name)
-                .map_err(|reason| ConfigError::at(format!("singleton_headers[{index}]"), reason))?;
+            singletons.insert_exact(name).map_err(|reason| {
+                ConfigError::at(entry_path("singleton_headers", index, ""), reason)
+            })?;
         }
 
         let mut internal = NameSet::default();
         for (index, entry) in config.internal_headers.iter().enumerate() {
-            internal
-                .insert_pattern(entry)
-                .map_err(|reason| ConfigError::at(format!("internal_headers[{index}]"), reason))?;
+            internal.insert_pattern(entry).map_err(|reason| {
+                ConfigError::at(entry_path("internal_headers", index, ""), reason)
+            })?;
         }
 
         let original_path_header = match &config.original_path_header {
@@ -117,8 +118,8 @@ fn refuse_hop_by_hop(name: &str) -> Result<(), String> {
 fn compile_renames(config: &Config) -> Result<Renames, ConfigError> {
     let mut renames: Renames = Vec::with_capacity(config.renames.len());
     for (index, rename) in config.renames.iter().enumerate() {
-        let from_at = format!("renames[{index}].from");
-        let to_at = format!("renames[{index}].to");
+        let from_at = entry_path("renames", index, ".from");
+        let to_at = entry_path("renames", index, ".to");
         check_name(&rename.from)
             .and_then(|()| refuse_hop_by_hop(&rename.from))
             .map_err(|reason| ConfigError::at(from_at.as_str(), reason))?;
@@ -151,7 +152,7 @@ fn compile_renames(config: &Config) -> Result<Renames, ConfigError> {
     for (index, (_, to)) in renames.iter().enumerate() {
         if renames.iter().any(|(from, _)| from == to) {
             return Err(ConfigError::at(
-                format!("renames[{index}].to"),
+                entry_path("renames", index, ".to"),
                 format!("`{to}` is also renamed (renames do not chain)"),
             ));
         }

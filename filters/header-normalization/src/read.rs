@@ -8,7 +8,8 @@
 //! deserializer so that it always matches the SDK's.
 
 use wasmesh_sdk::config::json::parse;
-use wasmesh_sdk::config::{from_value, Number, Value};
+use wasmesh_sdk::config::reader::Node;
+use wasmesh_sdk::config::{Number, Value};
 use wasmesh_sdk::path::PathOptions;
 use wasmesh_sdk::reply::push_json_string;
 use wasmesh_sdk::ConfigError;
@@ -52,7 +53,8 @@ impl Config {
         }
         let mut fields = Fields::new(value, "")?;
         if let Some(value) = fields.take("path") {
-            config.path = from_value::<PathOptions>(value).map_err(|e| e.nested_in("path"))?;
+            config.path =
+                PathOptions::read(&Node::root(&value)).map_err(|e| e.nested_in("path"))?;
         }
         if let Some(value) = fields.take("original_path_header") {
             config.original_path_header = match value {
@@ -67,21 +69,16 @@ impl Config {
             config.lowercase_methods = read_choice(
                 value,
                 "lowercase_methods",
-                &[
-                    ("reject", LowercaseMethods::Reject),
-                    ("uppercase", LowercaseMethods::Uppercase),
-                ],
+                &["reject", "uppercase"],
+                &[LowercaseMethods::Reject, LowercaseMethods::Uppercase],
             )?;
         }
         if let Some(value) = fields.take("underscores_in_names") {
             config.underscores_in_names = read_choice(
                 value,
                 "underscores_in_names",
-                &[
-                    ("allow", Underscores::Allow),
-                    ("drop", Underscores::Drop),
-                    ("reject", Underscores::Reject),
-                ],
+                &["allow", "drop", "reject"],
+                &[Underscores::Allow, Underscores::Drop, Underscores::Reject],
             )?;
         }
         if let Some(value) = fields.take("singleton_headers") {
@@ -91,10 +88,8 @@ impl Config {
             config.repeated_singletons = read_choice(
                 value,
                 "repeated_singletons",
-                &[
-                    ("reject", RepeatedSingletons::Reject),
-                    ("keep_first", RepeatedSingletons::KeepFirst),
-                ],
+                &["reject", "keep_first"],
+                &[RepeatedSingletons::Reject, RepeatedSingletons::KeepFirst],
             )?;
         }
         if let Some(value) = fields.take("strip_hop_by_hop") {
@@ -152,11 +147,12 @@ fn read_authority(value: Value, path: &str) -> Result<AuthorityConfig, ConfigErr
         authority.strip_port = read_choice(
             value,
             &child(path, "strip_port"),
+            &["keep", "scheme_default", "matching", "any"],
             &[
-                ("keep", StripPort::Keep),
-                ("scheme_default", StripPort::SchemeDefault),
-                ("matching", StripPort::Matching),
-                ("any", StripPort::Any),
+                StripPort::Keep,
+                StripPort::SchemeDefault,
+                StripPort::Matching,
+                StripPort::Any,
             ],
         )?;
     }
@@ -266,24 +262,41 @@ fn read_list<T>(
     items
         .into_iter()
         .enumerate()
-        .map(|(index, item)| read(item, &format!("{path}[{index}]")))
+        .map(|(index, item)| read(item, &entry_path(path, index, "")))
         .collect()
 }
 
-fn read_choice<T: Copy>(value: Value, path: &str, choices: &[(&str, T)]) -> Result<T, ConfigError> {
+/// The value of `values` at the index of the name in `names` that `value` is.
+fn read_choice<T: Copy + Default>(
+    value: Value,
+    path: &str,
+    names: &[&str],
+    values: &[T],
+) -> Result<T, ConfigError> {
+    let index = choose(value, path, names)?;
+    Ok(values.get(index).copied().unwrap_or_default())
+}
+
+/// The index of the name in `names` that `value` is (one implementation for every type
+/// of choice).
+fn choose(value: Value, path: &str, names: &[&str]) -> Result<usize, ConfigError> {
     let Value::String(name) = value else {
         return Err(expected("a string", &value, path));
     };
-    match choices.iter().find(|(choice, _)| *choice == name) {
-        Some((_, chosen)) => Ok(*chosen),
-        None => {
-            let names: Vec<&str> = choices.iter().map(|(choice, _)| *choice).collect();
-            Err(ConfigError::at(
+    names
+        .iter()
+        .position(|choice| *choice == name)
+        .ok_or_else(|| {
+            ConfigError::at(
                 path,
-                format!("unknown value `{name}`, expected {}", one_of(&names)),
-            ))
-        }
-    }
+                format!("unknown value `{name}`, expected {}", one_of(names)),
+            )
+        })
+}
+
+/// The JSON path `list[index]rest` of an entry of a list (or of a field in it).
+pub(crate) fn entry_path(list: &str, index: usize, rest: &str) -> String {
+    format!("{list}[{index}]{rest}")
 }
 
 fn child(path: &str, name: &str) -> String {

@@ -5,6 +5,7 @@
 
 use crate::config::TrustedCallerConfig;
 use crate::facts::ConnectionFacts;
+use crate::read::entry_path;
 use wasmesh_sdk::identity::Cidr;
 use wasmesh_sdk::ConfigError;
 
@@ -43,7 +44,7 @@ impl Trust {
     pub fn new(entries: &[TrustedCallerConfig]) -> Result<Self, ConfigError> {
         let mut callers = Vec::with_capacity(entries.len());
         for (index, entry) in entries.iter().enumerate() {
-            let at = |field: &str| format!("trusted_callers[{index}]{field}");
+            let at = |field: &str| entry_path("trusted_callers", index, field);
             if entry.source_cidrs.is_empty() && !entry.mtls && entry.peer_uri_sans.is_empty() {
                 return Err(ConfigError::at(
                     at(""),
@@ -55,7 +56,7 @@ impl Trust {
             for (cidr_index, text) in entry.source_cidrs.iter().enumerate() {
                 let cidr = Cidr::parse(text).map_err(|error| {
                     ConfigError::at(
-                        at(&format!(".source_cidrs[{cidr_index}]")),
+                        at(&entry_path(".source_cidrs", cidr_index, "")),
                         error.to_string(),
                     )
                 })?;
@@ -72,7 +73,7 @@ impl Trust {
                     }
                     _ => {
                         return Err(ConfigError::at(
-                            at(&format!(".peer_uri_sans[{san_index}]")),
+                            at(&entry_path(".peer_uri_sans", san_index, "")),
                             format!(
                                 "`{text}` must be a non-empty URI SAN, with `*` only as a final \
                                  prefix wildcard"

@@ -1,9 +1,13 @@
 //! The JSON configuration and its validation.
 //!
 //! See the filter's README for every field with its type, default and an example.
+//! [`Config::read`] reads the parsed JSON by hand with the SDK's
+//! [`wasmesh_sdk::config::reader`] (a derived `Deserialize` would cost a copy of the
+//! deserializer per type in the wasm module).
 
-use serde::Deserialize;
 use std::collections::BTreeMap;
+use wasmesh_sdk::config::reader::Node;
+use wasmesh_sdk::config::Value;
 use wasmesh_sdk::identity::{Cidr, SpiffeMapping, SpiffeMappingConfig};
 use wasmesh_sdk::ConfigError;
 
@@ -17,8 +21,7 @@ pub const MAX_NAME_LEN: usize = 128;
 pub const MAX_LABEL_SETS: u32 = 100_000;
 
 /// Which side of the exchange this sidecar is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
     /// In front of the service: requests come from callers (`reporter="destination"`).
     Inbound,
@@ -27,8 +30,7 @@ pub enum Direction {
 }
 
 /// Metric and label names.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Naming {
     /// `wasmesh_service_requests_total{source_service=..., destination_service=...}`.
     #[default]
@@ -38,8 +40,7 @@ pub enum Naming {
 }
 
 /// Where an outbound sidecar takes the destination from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum DestinationFrom {
     /// The upstream cluster Envoy routed the request to.
     #[default]
@@ -49,8 +50,7 @@ pub enum DestinationFrom {
 }
 
 /// How the trusted source header names the caller.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum HeaderFormat {
     /// The value is the caller's service name.
     #[default]
@@ -63,55 +63,123 @@ pub enum HeaderFormat {
 }
 
 /// A request header naming the caller, believed only from trusted peer addresses.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct TrustedHeaderConfig {
     /// The header name (lowercase), e.g. `x-wasmesh-source-service`.
     pub name: String,
     /// What the value is.
-    #[serde(default)]
     pub format: HeaderFormat,
     /// Peer addresses (the connection's source address) the header is believed from.
     pub from_cidrs: Vec<String>,
 }
 
 /// The JSON configuration.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// `inbound` or `outbound`.
     pub direction: Direction,
     /// `native` (default) or `istio`.
-    #[serde(default)]
     pub naming: Naming,
     /// This sidecar's service: the destination when inbound, the source when outbound.
-    #[serde(default)]
     pub service: Option<String>,
     /// Istio naming, inbound: the `destination_service` host (default: `service`).
-    #[serde(default)]
     pub service_host: Option<String>,
     /// Istio naming: this sidecar's namespace.
-    #[serde(default)]
     pub namespace: Option<String>,
     /// Trust domains and SPIFFE ID → service name mapping for peer certificates.
-    #[serde(default)]
     pub spiffe: SpiffeMappingConfig,
     /// Inbound only: a header naming the caller, from trusted addresses only.
-    #[serde(default)]
     pub trusted_source_header: Option<TrustedHeaderConfig>,
     /// Outbound only: `cluster` (default) or `authority`.
-    #[serde(default)]
     pub destination_from: DestinationFrom,
     /// Outbound only: cluster names or hosts → destination service names.
-    #[serde(default)]
     pub destinations: BTreeMap<String, String>,
     /// Cap on distinct label sets per metric; later sets are counted under `other`.
-    #[serde(default = "default_max_label_sets")]
     pub max_label_sets: u32,
 }
 
 fn default_max_label_sets() -> u32 {
     1000
+}
+
+impl Config {
+    /// Reads the configuration from its JSON document: unknown fields are refused, errors
+    /// name the JSON path of the field.
+    pub fn read(value: &Value) -> Result<Self, ConfigError> {
+        let fields = Node::root(value).object(&[
+            "direction",
+            "naming",
+            "service",
+            "service_host",
+            "namespace",
+            "spiffe",
+            "trusted_source_header",
+            "destination_from",
+            "destinations",
+            "max_label_sets",
+        ])?;
+        Ok(Self {
+            direction: fields.present("direction")?.pick(
+                &["inbound", "outbound"],
+                &[Direction::Inbound, Direction::Outbound],
+            )?,
+            naming: fields.read_given_or("naming", Naming::default(), |n| {
+                n.pick(&["native", "istio"], &[Naming::Native, Naming::Istio])
+            })?,
+            service: fields.read_opt("service", Node::string)?,
+            service_host: fields.read_opt("service_host", Node::string)?,
+            namespace: fields.read_opt("namespace", Node::string)?,
+            spiffe: fields.read_given_or(
+                "spiffe",
+                SpiffeMappingConfig::default(),
+                SpiffeMappingConfig::read,
+            )?,
+            trusted_source_header: fields
+                .read_opt("trusted_source_header", TrustedHeaderConfig::read)?,
+            destination_from: fields.read_given_or(
+                "destination_from",
+                DestinationFrom::default(),
+                |n| {
+                    n.pick(
+                        &["cluster", "authority"],
+                        &[DestinationFrom::Cluster, DestinationFrom::Authority],
+                    )
+                },
+            )?,
+            destinations: fields.read_given_or("destinations", BTreeMap::new(), |n| {
+                Ok(n.string_map()?.into_iter().collect())
+            })?,
+            max_label_sets: fields.read_given_or(
+                "max_label_sets",
+                default_max_label_sets(),
+                |n| {
+                    n.uint(u64::from(u32::MAX), "u32")
+                        .map(|v| u32::try_from(v).unwrap_or(u32::MAX))
+                },
+            )?,
+        })
+    }
+}
+
+impl TrustedHeaderConfig {
+    /// Reads `trusted_source_header` from its JSON object.
+    pub fn read(node: &Node<'_>) -> Result<Self, ConfigError> {
+        let fields = node.object(&["name", "format", "from_cidrs"])?;
+        Ok(Self {
+            name: fields.present("name")?.string()?,
+            format: fields.read_given_or("format", HeaderFormat::default(), |n| {
+                n.pick(
+                    &["service", "spiffe_id", "xfcc"],
+                    &[
+                        HeaderFormat::Service,
+                        HeaderFormat::SpiffeId,
+                        HeaderFormat::Xfcc,
+                    ],
+                )
+            })?,
+            from_cidrs: fields.present("from_cidrs")?.strings()?,
+        })
+    }
 }
 
 /// A compiled trusted header.
@@ -287,7 +355,9 @@ mod tests {
     use super::*;
 
     fn compile(json: &str) -> Result<Settings, ConfigError> {
-        Settings::compile(wasmesh_sdk::config::parse(json.as_bytes())?)
+        let value = wasmesh_sdk::config::json::parse(json.as_bytes())
+            .map_err(|e| ConfigError::at("", e.to_string()))?;
+        Settings::compile(Config::read(&value)?)
     }
 
     #[test]
@@ -301,6 +371,41 @@ mod tests {
         assert_eq!(s.max_label_sets, 1000);
         let s = compile(r#"{"direction": "inbound", "service": "reviews"}"#).unwrap();
         assert_eq!(s.service_host, "reviews");
+    }
+
+    #[test]
+    fn errors_are_worded_as_the_sdk_words_them() {
+        for (json, message) in [
+            ("{}", "config: missing field `direction`"),
+            (
+                r#"{"direction": "inbound", "colour": 1}"#,
+                "config.colour: unknown field `colour`, expected one of `direction`, `naming`, \
+                 `service`, `service_host`, `namespace`, `spiffe`, `trusted_source_header`, \
+                 `destination_from`, `destinations`, `max_label_sets`",
+            ),
+            (
+                r#"{"direction": "sideways"}"#,
+                "config.direction: unknown value `sideways`, expected `inbound` or `outbound`",
+            ),
+            (
+                r#"{"direction": "inbound", "max_label_sets": -1}"#,
+                "config.max_label_sets: expected u32, found -1",
+            ),
+            (
+                r#"{"direction": "inbound", "destinations": {"a": 1}}"#,
+                "config.destinations.a: expected a string, found 1",
+            ),
+            (
+                r#"{"direction": "inbound", "spiffe": {"service_name": null}}"#,
+                "config.spiffe.service_name: expected a string, found null",
+            ),
+            (
+                r#"{"direction": "inbound", "trusted_source_header": {"name": "x"}}"#,
+                "config.trusted_source_header: missing field `from_cidrs`",
+            ),
+        ] {
+            assert_eq!(compile(json).unwrap_err().to_string(), message, "{json}");
+        }
     }
 
     #[test]

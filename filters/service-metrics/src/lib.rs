@@ -37,12 +37,13 @@ pub struct ServiceMetrics {
 
 impl Filter for ServiceMetrics {
     const NAME: &'static str = "service-metrics";
-    type Config = Config;
+    /// The JSON document, read by [`Config::read`] when compiled.
+    type Config = wasmesh_sdk::config::Value;
     type Stream = ();
     const HOOKS: Hooks = Hooks::LOG;
 
-    fn compile(config: Config) -> Result<Self, ConfigError> {
-        let settings = Settings::compile(config)?;
+    fn compile(json: wasmesh_sdk::config::Value) -> Result<Self, ConfigError> {
+        let settings = Settings::compile(Config::read(&json)?)?;
         let families = Families::new(settings.naming, settings.max_label_sets);
         Ok(ServiceMetrics { settings, families })
     }

@@ -1,6 +1,13 @@
 //! The JSON configuration and its compiled form, [`Settings`].
+//!
+//! The filter reads its configuration by hand ([`Config::read`], with the SDK's
+//! [`wasmesh_sdk::config::reader`]) rather than through the derived `Deserialize`, which
+//! costs a copy of the deserializer per type in the wasm module; both accept the same
+//! documents with the same errors.
 
 use serde::Deserialize;
+use wasmesh_sdk::config::reader::Node;
+use wasmesh_sdk::config::Value;
 use wasmesh_sdk::trace::TraceState;
 use wasmesh_sdk::ConfigError;
 
@@ -96,6 +103,69 @@ pub enum TrustBoundary {
     Continue,
     /// Start a new trace for every request (at the edge, for outside traffic).
     Restart,
+}
+
+impl Config {
+    /// Reads the configuration from its JSON document, as its `Deserialize` does.
+    pub fn read(value: &Value) -> Result<Self, ConfigError> {
+        let fields = Node::root(value).object(&[
+            "new_span_id",
+            "inject",
+            "sampling",
+            "trust_boundary",
+            "restart_tracestate_key",
+            "response_trace_id_header",
+            "baggage",
+        ])?;
+        Ok(Self {
+            new_span_id: fields.read_given_or("new_span_id", true, Node::bool)?,
+            inject: fields.read_given_or("inject", default_inject(), |n| n.list(Format::read))?,
+            sampling: fields.read_given_or(
+                "sampling",
+                SamplingConfig::default(),
+                SamplingConfig::read,
+            )?,
+            trust_boundary: fields.read_given_or(
+                "trust_boundary",
+                TrustBoundary::default(),
+                TrustBoundary::read,
+            )?,
+            restart_tracestate_key: fields.read_opt("restart_tracestate_key", Node::string)?,
+            response_trace_id_header: fields.read_opt("response_trace_id_header", Node::string)?,
+            baggage: fields.read_given_or("baggage", true, Node::bool)?,
+        })
+    }
+}
+
+impl Format {
+    /// Reads a format from its name.
+    pub fn read(node: &Node<'_>) -> Result<Self, ConfigError> {
+        node.pick(
+            &["w3c", "b3", "b3multi"],
+            &[Format::W3c, Format::B3, Format::B3multi],
+        )
+    }
+}
+
+impl SamplingConfig {
+    /// Reads `sampling` from its JSON object, as its `Deserialize` does.
+    pub fn read(node: &Node<'_>) -> Result<Self, ConfigError> {
+        let fields = node.object(&["probability", "trust_incoming"])?;
+        Ok(Self {
+            probability: fields.read_given_or("probability", 1.0, Node::f64)?,
+            trust_incoming: fields.read_given_or("trust_incoming", true, Node::bool)?,
+        })
+    }
+}
+
+impl TrustBoundary {
+    /// Reads a trust boundary from its name.
+    pub fn read(node: &Node<'_>) -> Result<Self, ConfigError> {
+        node.pick(
+            &["continue", "restart"],
+            &[TrustBoundary::Continue, TrustBoundary::Restart],
+        )
+    }
 }
 
 /// The compiled configuration.
@@ -220,7 +290,9 @@ mod tests {
     use super::*;
 
     fn compile(json: &str) -> Result<Settings, ConfigError> {
-        Settings::compile(wasmesh_sdk::config::parse::<Config>(json.as_bytes())?)
+        let value = wasmesh_sdk::config::json::parse(json.as_bytes())
+            .map_err(|e| ConfigError::at("", e.to_string()))?;
+        Settings::compile(Config::read(&value)?)
     }
 
     fn error(json: &str) -> String {
@@ -312,5 +384,46 @@ mod tests {
         assert!(error(r#"{"sampling": {"rate": 1}}"#)
             .starts_with("config.sampling.rate: unknown field"));
         assert!(error(r#"{"new_span": true}"#).starts_with("config.new_span: unknown field"));
+    }
+
+    #[test]
+    fn read_by_hand_as_deserialized() {
+        for json in [
+            "{}",
+            r#"{"new_span_id": false, "inject": ["b3multi", "w3c", "b3"],
+                "sampling": {"probability": 0.25, "trust_incoming": false},
+                "trust_boundary": "restart", "restart_tracestate_key": "edge@wasmesh",
+                "response_trace_id_header": "x-trace-id", "baggage": false}"#,
+            r#"{"sampling": {"probability": 0}, "trust_boundary": "continue"}"#,
+            r#"{"sampling": {}, "restart_tracestate_key": null, "response_trace_id_header": null}"#,
+            r#"{"inject": []}"#,
+        ] {
+            let value = wasmesh_sdk::config::json::parse(json.as_bytes()).unwrap();
+            let derived = wasmesh_sdk::config::parse::<Config>(json.as_bytes()).unwrap();
+            let by_hand = Config::read(&value).unwrap();
+            assert_eq!(format!("{by_hand:?}"), format!("{derived:?}"), "{json}");
+        }
+        for json in [
+            r#"{"new_span": true}"#,
+            r#"{"inject": ["zipkin"]}"#,
+            r#"{"inject": "w3c"}"#,
+            r#"{"sampling": {"rate": 1}}"#,
+            r#"{"sampling": {"probability": "x"}}"#,
+            r#"{"sampling": {"trust_incoming": 1}}"#,
+            r#"{"trust_boundary": "maybe"}"#,
+            r#"{"baggage": null}"#,
+            r#"{"new_span_id": 1}"#,
+            r#"{"restart_tracestate_key": 1}"#,
+            r#"{"baggage": true, "baggage": false}"#,
+        ] {
+            let value = wasmesh_sdk::config::json::parse(json.as_bytes()).unwrap();
+            let derived = wasmesh_sdk::config::parse::<Config>(json.as_bytes()).unwrap_err();
+            assert_eq!(Config::read(&value).unwrap_err(), derived, "{json}");
+        }
+        // The deserializer says `found a non-string value` here.
+        assert_eq!(
+            error(r#"{"inject": [3]}"#),
+            "config.inject[0]: expected a string, found 3"
+        );
     }
 }

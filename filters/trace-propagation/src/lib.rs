@@ -50,17 +50,18 @@ pub struct Stream {
 
 impl Filter for TracePropagation {
     const NAME: &'static str = "trace-propagation";
-    type Config = Config;
+    /// The JSON document, read by [`Config::read`] when compiled.
+    type Config = wasmesh_sdk::config::Value;
     type Stream = Stream;
     const HOOKS: Hooks = Hooks::REQUEST_HEADERS.and(Hooks::RESPONSE_HEADERS);
 
-    fn default_config() -> Option<Config> {
-        Some(Config::default())
+    fn default_config() -> Option<wasmesh_sdk::config::Value> {
+        Some(wasmesh_sdk::config::Value::Object(Vec::new()))
     }
 
-    fn compile(config: Config) -> Result<Self, ConfigError> {
+    fn compile(json: wasmesh_sdk::config::Value) -> Result<Self, ConfigError> {
         Ok(Self {
-            settings: Settings::compile(config)?,
+            settings: Settings::compile(Config::read(&json)?)?,
             requests: Counter::new(
                 "wasmesh_trace_propagation_requests_total",
                 &["context", "format", "sampled"],

@@ -64,6 +64,7 @@ impl std::error::Error for ConfigError {}
 
 mod de;
 pub mod json;
+pub mod reader;
 
 pub use json::{Number, Value};
 
@@ -80,6 +81,23 @@ pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ConfigError> {
         path: de::Path::ROOT,
     })
     .map_err(|e| ConfigError::at(e.path.unwrap_or_default(), e.reason))
+}
+
+/// A filter's configuration from its parsed document: a [`Value`] configuration is the
+/// document itself, moved rather than copied through the deserializer (so a module whose
+/// filters all read their configuration by hand contains no deserializer); any other type
+/// is deserialized with [`from_value`].
+#[cfg(feature = "host")]
+pub(crate) fn into_config<T: DeserializeOwned + 'static>(value: Value) -> Result<T, ConfigError> {
+    use std::any::{Any, TypeId};
+    if TypeId::of::<T>() == TypeId::of::<Value>() {
+        let mut slot = Some(value);
+        return (&mut slot as &mut dyn Any)
+            .downcast_mut::<Option<T>>()
+            .and_then(Option::take)
+            .ok_or_else(|| ConfigError::at("", "the configuration could not be read"));
+    }
+    from_value(value)
 }
 
 #[cfg(test)]
@@ -229,6 +247,15 @@ mod tests {
             err.to_string(),
             "config.items[0].name: expected a string, found an array"
         );
+    }
+
+    #[cfg(feature = "host")]
+    #[test]
+    fn a_value_configuration_is_the_document() {
+        let value = json::parse(br#"{"a": [1, "x"]}"#).unwrap();
+        assert_eq!(into_config::<Value>(value.clone()), Ok(value));
+        let err = into_config::<Outer>(json::parse(br#"{"greeting": 1}"#).unwrap()).unwrap_err();
+        assert_eq!(err.path(), "greeting");
     }
 
     #[test]

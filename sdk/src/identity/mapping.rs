@@ -1,6 +1,7 @@
 //! From a verified SPIFFE ID to the service name used in policies and metrics.
 
 use super::spiffe::{SpiffeError, SpiffeId};
+use crate::config::reader::Node;
 use crate::config::ConfigError;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -31,6 +32,48 @@ pub struct SpiffeMappingConfig {
     pub services: BTreeMap<String, String>,
     /// How to name IDs not listed in `services`.
     pub service_name: ServiceNameRule,
+}
+
+impl ServiceNameRule {
+    /// Every rule, in the order of [`ServiceNameRule::NAMES`].
+    pub const ALL: [ServiceNameRule; 4] = [
+        ServiceNameRule::LastSegment,
+        ServiceNameRule::IstioServiceAccount,
+        ServiceNameRule::SpiffeId,
+        ServiceNameRule::ListedOnly,
+    ];
+    /// The rules' names in the configuration.
+    pub const NAMES: [&'static str; 4] = [
+        "last_segment",
+        "istio_service_account",
+        "spiffe_id",
+        "listed_only",
+    ];
+
+    /// Reads a rule from its name, as its `Deserialize` does.
+    pub fn read(node: &Node<'_>) -> Result<Self, ConfigError> {
+        node.pick(&Self::NAMES, &Self::ALL)
+    }
+}
+
+impl SpiffeMappingConfig {
+    /// Reads the configuration from its JSON object, as its `Deserialize` does: every
+    /// field is optional, unknown fields are refused. Error paths are those of the
+    /// document `node` belongs to.
+    pub fn read(node: &Node<'_>) -> Result<Self, ConfigError> {
+        let fields = node.object(&["trust_domains", "services", "service_name"])?;
+        Ok(Self {
+            trust_domains: fields.read_given_or("trust_domains", Vec::new(), Node::strings)?,
+            services: fields.read_given_or("services", BTreeMap::new(), |services| {
+                Ok(services.string_map()?.into_iter().collect())
+            })?,
+            service_name: fields.read_given_or(
+                "service_name",
+                ServiceNameRule::default(),
+                ServiceNameRule::read,
+            )?,
+        })
+    }
 }
 
 /// Why a peer has no service name.
@@ -217,6 +260,48 @@ mod tests {
         assert_eq!(
             listed.service_of("spiffe://td/a"),
             Err(IdentityError::Unmapped)
+        );
+    }
+
+    fn read(json: &str) -> Result<SpiffeMappingConfig, ConfigError> {
+        let value = crate::config::json::parse(json.as_bytes()).unwrap();
+        SpiffeMappingConfig::read(&Node::root(&value))
+    }
+
+    #[test]
+    fn read_by_hand_as_deserialized() {
+        for json in [
+            "{}",
+            r#"{"trust_domains": ["td", "example.org"], "service_name": "spiffe_id",
+                "services": {"spiffe://td/a": "a", "spiffe://td/b": "b"}}"#,
+            r#"{"service_name": "istio_service_account"}"#,
+            r#"{"service_name": "listed_only", "services": {}}"#,
+            r#"{"service_name": "last_segment"}"#,
+        ] {
+            let by_hand = read(json).unwrap();
+            let derived: SpiffeMappingConfig = crate::config::parse(json.as_bytes()).unwrap();
+            assert_eq!(by_hand.trust_domains, derived.trust_domains, "{json}");
+            assert_eq!(by_hand.services, derived.services, "{json}");
+            assert_eq!(by_hand.service_name, derived.service_name, "{json}");
+        }
+        for json in [
+            r#"{"trust_domain": []}"#,
+            r#"{"service_name": "guess"}"#,
+            r#"{"trust_domains": [1]}"#,
+            r#"{"trust_domains": null}"#,
+            r#"{"services": {"spiffe://td/a": 1}}"#,
+            r#"{"trust_domains": [], "trust_domains": []}"#,
+        ] {
+            let by_hand = read(json).unwrap_err();
+            let derived = crate::config::parse::<SpiffeMappingConfig>(json.as_bytes()).unwrap_err();
+            assert_eq!(by_hand, derived, "{json}");
+        }
+        assert_eq!(
+            read(r#"{"service_name": "guess"}"#)
+                .unwrap_err()
+                .to_string(),
+            "config.service_name: unknown value `guess`, expected one of `last_segment`, \
+             `istio_service_account`, `spiffe_id`, `listed_only`"
         );
     }
 

@@ -3,6 +3,8 @@
 //! Every field has a default that favours refusing an ambiguous path over
 //! guessing what an upstream server will make of it.
 
+use crate::config::reader::Node;
+use crate::config::ConfigError;
 use serde::Deserialize;
 
 /// How percent-encoded slashes (`%2F`) and backslashes (`%5C`) in the path are handled.
@@ -89,6 +91,67 @@ impl Default for PathOptions {
     }
 }
 
+impl PathOptions {
+    /// Reads the options from their JSON object, as their `Deserialize` does: every field
+    /// is optional, unknown fields are refused, enum values are snake_case. Error paths
+    /// are those of the document `node` belongs to.
+    pub fn read(node: &Node<'_>) -> Result<Self, ConfigError> {
+        let fields = node.object(&[
+            "escaped_slashes",
+            "merge_slashes",
+            "dot_segment_params",
+            "path_params",
+            "fragment",
+            "lowercase",
+        ])?;
+        let defaults = PathOptions::default();
+        Ok(PathOptions {
+            escaped_slashes: fields.read_given_or(
+                "escaped_slashes",
+                defaults.escaped_slashes,
+                |n| {
+                    n.pick(
+                        &[
+                            "keep",
+                            "reject",
+                            "unescape_and_forward",
+                            "unescape_and_redirect",
+                        ],
+                        &[
+                            EscapedSlashes::Keep,
+                            EscapedSlashes::Reject,
+                            EscapedSlashes::UnescapeAndForward,
+                            EscapedSlashes::UnescapeAndRedirect,
+                        ],
+                    )
+                },
+            )?,
+            merge_slashes: fields.read_given_or(
+                "merge_slashes",
+                defaults.merge_slashes,
+                Node::bool,
+            )?,
+            dot_segment_params: fields.read_given_or(
+                "dot_segment_params",
+                defaults.dot_segment_params,
+                |n| {
+                    n.pick(
+                        &["as_dot_segment", "reject"],
+                        &[DotSegmentParams::AsDotSegment, DotSegmentParams::Reject],
+                    )
+                },
+            )?,
+            path_params: fields.read_given_or("path_params", defaults.path_params, |n| {
+                n.pick(&["keep", "strip"], &[PathParams::Keep, PathParams::Strip])
+            })?,
+            fragment: fields.read_given_or("fragment", defaults.fragment, |n| {
+                n.pick(&["reject", "strip"], &[Fragment::Reject, Fragment::Strip])
+            })?,
+            lowercase: fields.read_given_or("lowercase", defaults.lowercase, Node::bool)?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[cfg(target_arch = "wasm32")]
@@ -170,5 +233,37 @@ mod tests {
         assert!(from_str_map(&[("merge_slash", "true")]).is_err());
         assert!(from_str_map(&[("escaped_slashes", "Keep")]).is_err());
         assert!(from_str_map(&[("fragment", "ignore")]).is_err());
+    }
+
+    fn read(json: &str) -> Result<PathOptions, ConfigError> {
+        let value = crate::config::json::parse(json.as_bytes()).unwrap();
+        PathOptions::read(&Node::root(&value))
+    }
+
+    #[test]
+    fn read_by_hand_as_deserialized() {
+        for json in [
+            "{}",
+            r#"{"escaped_slashes": "keep", "merge_slashes": false,
+                "dot_segment_params": "as_dot_segment", "path_params": "strip",
+                "fragment": "strip", "lowercase": true}"#,
+            r#"{"escaped_slashes": "unescape_and_forward"}"#,
+            r#"{"escaped_slashes": "unescape_and_redirect", "dot_segment_params": "reject"}"#,
+            r#"{"escaped_slashes": "reject", "path_params": "keep", "fragment": "reject"}"#,
+        ] {
+            let derived: PathOptions = crate::config::parse(json.as_bytes()).unwrap();
+            assert_eq!(read(json), Ok(derived), "{json}");
+        }
+        for json in [
+            r#"{"merge_slash": true}"#,
+            r#"{"escaped_slashes": "Keep"}"#,
+            r#"{"fragment": "ignore"}"#,
+            r#"{"lowercase": "yes"}"#,
+            r#"{"merge_slashes": null}"#,
+            r#"{"lowercase": true, "lowercase": false}"#,
+        ] {
+            let derived = crate::config::parse::<PathOptions>(json.as_bytes()).unwrap_err();
+            assert_eq!(read(json), Err(derived), "{json}");
+        }
     }
 }

@@ -6,7 +6,6 @@
 //! The README documents every field.
 
 mod read;
-pub mod reader;
 
 use crate::method::Method;
 use std::collections::BTreeMap;

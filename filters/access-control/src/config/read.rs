@@ -1,6 +1,6 @@
-//! From the parsed JSON document to [`Config`], field by field.
+//! From the parsed JSON document to [`Config`], field by field, with the SDK's
+//! [`wasmesh_sdk::config::reader`].
 
-use super::reader::{Fields, Node};
 use super::{
     CallerHeaderConfig, Config, DefaultAction, DenyResponseConfig, HeaderConditionConfig,
     IdentityConfig, MethodOverrideAction, MethodOverrideConfig, MetricsConfig, Mode,
@@ -9,9 +9,10 @@ use super::{
 };
 use crate::method::Method;
 use std::collections::BTreeMap;
+use wasmesh_sdk::config::reader::{Fields, Node};
 use wasmesh_sdk::config::Value;
-use wasmesh_sdk::identity::{ServiceNameRule, SpiffeMappingConfig};
-use wasmesh_sdk::path::{DotSegmentParams, EscapedSlashes, Fragment, PathOptions, PathParams};
+use wasmesh_sdk::identity::SpiffeMappingConfig;
+use wasmesh_sdk::path::PathOptions;
 use wasmesh_sdk::ConfigError;
 
 impl Config {
@@ -45,7 +46,7 @@ impl Config {
             )?,
             identity: fields.read_or("identity", IdentityConfig::default(), identity)?,
             roles: fields.read_or("roles", BTreeMap::new(), roles)?,
-            rules: list(&fields.required("rules")?, rule)?,
+            rules: fields.required("rules")?.list(rule)?,
             path: fields.read_or("path", PathConfig::default(), path)?,
             method_override: fields.read_or(
                 "method_override",
@@ -63,28 +64,12 @@ impl Config {
     }
 }
 
-fn list<'a, T>(
-    node: &Node<'a>,
-    read: impl Fn(&Node<'a>) -> Result<T, ConfigError>,
-) -> Result<Vec<T>, ConfigError> {
-    node.array()?.iter().map(read).collect()
-}
-
 fn mode(node: &Node<'_>) -> Result<Mode, ConfigError> {
-    pick(node, &["enforce", "shadow"], &[Mode::Enforce, Mode::Shadow])
-}
-
-fn pick<T: Copy>(node: &Node<'_>, names: &[&str], values: &[T]) -> Result<T, ConfigError> {
-    let index = node.choice(names)?;
-    values
-        .get(index)
-        .copied()
-        .ok_or_else(|| node.error("unknown value"))
+    node.pick(&["enforce", "shadow"], &[Mode::Enforce, Mode::Shadow])
 }
 
 fn default_action(node: &Node<'_>) -> Result<DefaultAction, ConfigError> {
-    pick(
-        node,
+    node.pick(
         &["allow", "deny", "log"],
         &[
             DefaultAction::Allow,
@@ -100,22 +85,21 @@ fn rule(node: &Node<'_>) -> Result<RuleConfig, ConfigError> {
     ])?;
     Ok(RuleConfig {
         name: fields.required("name")?.string()?,
-        action: pick(
-            &fields.required("action")?,
+        action: fields.required("action")?.pick(
             &["allow", "deny", "log"],
             &[RuleAction::Allow, RuleAction::Deny, RuleAction::Log],
         )?,
         callers: fields.read_opt("callers", Node::strings)?,
-        methods: fields.read_opt("methods", |n| list(n, method))?,
-        paths: fields.read_opt("paths", |n| list(n, path_pattern))?,
+        methods: fields.read_opt("methods", |n| n.list(method))?,
+        paths: fields.read_opt("paths", |n| n.list(path_pattern))?,
         hosts: fields.read_opt("hosts", Node::strings)?,
-        headers: fields.read_opt("headers", |n| list(n, header_condition))?,
+        headers: fields.read_opt("headers", |n| n.list(header_condition))?,
     })
 }
 
 fn method(node: &Node<'_>) -> Result<Method, ConfigError> {
     let names = Method::ALL.map(Method::as_str);
-    pick(node, &names, &Method::ALL)
+    node.pick(&names, &Method::ALL)
 }
 
 fn path_pattern(node: &Node<'_>) -> Result<PathPatternConfig, ConfigError> {
@@ -164,11 +148,11 @@ fn identity(node: &Node<'_>) -> Result<IdentityConfig, ConfigError> {
     ])?;
     let defaults = IdentityConfig::default();
     Ok(IdentityConfig {
-        sources: fields.read_or("sources", defaults.sources, |n| list(n, source_kind))?,
-        spiffe: fields.read_or("spiffe", defaults.spiffe, spiffe)?,
+        sources: fields.read_or("sources", defaults.sources, |n| n.list(source_kind))?,
+        spiffe: fields.read_or("spiffe", defaults.spiffe, SpiffeMappingConfig::read)?,
         caller_header: fields.read_opt("caller_header", caller_header)?,
         source_addresses: fields
-            .read_or("source_addresses", Vec::new(), |n| list(n, source_address))?,
+            .read_or("source_addresses", Vec::new(), |n| n.list(source_address))?,
         upstream_header: fields.read_or(
             "upstream_header",
             defaults.upstream_header,
@@ -184,39 +168,7 @@ fn source_kind(node: &Node<'_>) -> Result<SourceKind, ConfigError> {
         SourceKind::CallerHeader,
         SourceKind::SourceAddress,
     ];
-    pick(node, &KINDS.map(SourceKind::as_str), &KINDS)
-}
-
-/// The SDK's SPIFFE mapping configuration, with the same keys and values it documents.
-fn spiffe(node: &Node<'_>) -> Result<SpiffeMappingConfig, ConfigError> {
-    let fields = node.object(&["trust_domains", "services", "service_name"])?;
-    let services = fields.read_or("services", BTreeMap::new(), |n| {
-        n.map()?
-            .into_iter()
-            .map(|(id, name)| Ok((id.to_owned(), name.string()?)))
-            .collect()
-    })?;
-    Ok(SpiffeMappingConfig {
-        trust_domains: fields.read_or("trust_domains", Vec::new(), Node::strings)?,
-        services,
-        service_name: fields.read_or("service_name", ServiceNameRule::default(), |n| {
-            pick(
-                n,
-                &[
-                    "last_segment",
-                    "istio_service_account",
-                    "spiffe_id",
-                    "listed_only",
-                ],
-                &[
-                    ServiceNameRule::LastSegment,
-                    ServiceNameRule::IstioServiceAccount,
-                    ServiceNameRule::SpiffeId,
-                    ServiceNameRule::ListedOnly,
-                ],
-            )
-        })?,
-    })
+    node.pick(&KINDS.map(SourceKind::as_str), &KINDS)
 }
 
 fn caller_header(node: &Node<'_>) -> Result<CallerHeaderConfig, ConfigError> {
@@ -242,11 +194,10 @@ fn path(node: &Node<'_>) -> Result<PathConfig, ConfigError> {
         canonicalization: fields.read_or(
             "canonicalization",
             PathOptions::default(),
-            path_options,
+            PathOptions::read,
         )?,
         non_canonical: fields.read_or("non_canonical", NonCanonicalPath::Deny, |n| {
-            pick(
-                n,
+            n.pick(
                 &["deny", "normalize"],
                 &[NonCanonicalPath::Deny, NonCanonicalPath::Normalize],
             )
@@ -255,72 +206,12 @@ fn path(node: &Node<'_>) -> Result<PathConfig, ConfigError> {
     })
 }
 
-/// The SDK's path options, with the same keys and values it documents.
-fn path_options(node: &Node<'_>) -> Result<PathOptions, ConfigError> {
-    let fields = node.object(&[
-        "escaped_slashes",
-        "merge_slashes",
-        "dot_segment_params",
-        "path_params",
-        "fragment",
-        "lowercase",
-    ])?;
-    let defaults = PathOptions::default();
-    Ok(PathOptions {
-        escaped_slashes: fields.read_or("escaped_slashes", defaults.escaped_slashes, |n| {
-            pick(
-                n,
-                &[
-                    "keep",
-                    "reject",
-                    "unescape_and_forward",
-                    "unescape_and_redirect",
-                ],
-                &[
-                    EscapedSlashes::Keep,
-                    EscapedSlashes::Reject,
-                    EscapedSlashes::UnescapeAndForward,
-                    EscapedSlashes::UnescapeAndRedirect,
-                ],
-            )
-        })?,
-        merge_slashes: fields.read_or("merge_slashes", defaults.merge_slashes, Node::bool)?,
-        dot_segment_params: fields.read_or(
-            "dot_segment_params",
-            defaults.dot_segment_params,
-            |n| {
-                pick(
-                    n,
-                    &["as_dot_segment", "reject"],
-                    &[DotSegmentParams::AsDotSegment, DotSegmentParams::Reject],
-                )
-            },
-        )?,
-        path_params: fields.read_or("path_params", defaults.path_params, |n| {
-            pick(
-                n,
-                &["keep", "strip"],
-                &[PathParams::Keep, PathParams::Strip],
-            )
-        })?,
-        fragment: fields.read_or("fragment", defaults.fragment, |n| {
-            pick(
-                n,
-                &["reject", "strip"],
-                &[Fragment::Reject, Fragment::Strip],
-            )
-        })?,
-        lowercase: fields.read_or("lowercase", defaults.lowercase, Node::bool)?,
-    })
-}
-
 fn method_override(node: &Node<'_>) -> Result<MethodOverrideConfig, ConfigError> {
     let fields = node.object(&["action", "headers"])?;
     let defaults = MethodOverrideConfig::default();
     Ok(MethodOverrideConfig {
         action: fields.read_or("action", defaults.action, |n| {
-            pick(
-                n,
+            n.pick(
                 &["deny", "evaluate"],
                 &[MethodOverrideAction::Deny, MethodOverrideAction::Evaluate],
             )
@@ -360,6 +251,8 @@ fn metrics(node: &Node<'_>) -> Result<MetricsConfig, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wasmesh_sdk::identity::ServiceNameRule;
+    use wasmesh_sdk::path::{EscapedSlashes, PathParams};
 
     fn read(json: &str) -> Result<Config, ConfigError> {
         let value = wasmesh_sdk::config::json::parse(json.as_bytes()).unwrap();
