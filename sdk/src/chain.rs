@@ -21,7 +21,6 @@ use crate::filter::Filter;
 use crate::hooks::Hooks;
 use crate::http::Http;
 use crate::reply::Flow;
-use serde::Deserialize;
 use std::any::Any;
 use std::marker::PhantomData;
 
@@ -105,26 +104,23 @@ pub struct Chain<B: Bundle> {
 }
 
 /// A chain's configuration. [`Chain`] reads it with [`ChainConfig::read`].
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct ChainConfig {
     /// The stages, in the order requests go through them.
     pub chain: Vec<StageConfig>,
 }
 
 /// One stage of a chain.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct StageConfig {
     /// The filter's name.
     pub name: String,
     /// The filter's own configuration.
-    #[serde(default)]
     pub config: Option<crate::config::Value>,
 }
 
 impl ChainConfig {
-    /// Reads the configuration from its JSON document, as its `Deserialize` does.
+    /// Reads the configuration from its JSON document: `{"chain": [...]}`.
     pub fn read(node: &Node<'_>) -> Result<Self, ConfigError> {
         let fields = node.object(&["chain"])?;
         Ok(Self {
@@ -134,7 +130,7 @@ impl ChainConfig {
 }
 
 impl StageConfig {
-    /// Reads one stage from its JSON object, as its `Deserialize` does (a `null`
+    /// Reads one stage from its JSON object, `{"name": ..., "config": ...}` (a `null`
     /// configuration is an absent one).
     pub fn read(node: &Node<'_>) -> Result<Self, ConfigError> {
         let fields = node.object(&["name", "config"])?;

@@ -8,10 +8,9 @@
 //! deserializer so that it always matches the SDK's.
 
 use wasmesh_sdk::config::json::parse;
-use wasmesh_sdk::config::reader::Node;
+use wasmesh_sdk::config::reader::{describe, one_of, Node};
 use wasmesh_sdk::config::{Number, Value};
 use wasmesh_sdk::path::PathOptions;
-use wasmesh_sdk::reply::push_json_string;
 use wasmesh_sdk::ConfigError;
 
 use crate::config::{
@@ -309,35 +308,6 @@ fn child(path: &str, name: &str) -> String {
 
 fn expected(what: &str, found: &Value, path: &str) -> ConfigError {
     ConfigError::at(path, format!("expected {what}, found {}", describe(found)))
-}
-
-/// A JSON value as error messages show it.
-fn describe(value: &Value) -> String {
-    match value {
-        Value::Null => "null".to_owned(),
-        Value::Bool(flag) => flag.to_string(),
-        Value::Number(Number::UInt(number)) => number.to_string(),
-        Value::Number(Number::Int(number)) => number.to_string(),
-        Value::Number(Number::Float(_)) => "a fractional number".to_owned(),
-        Value::String(text) => {
-            let mut quoted = String::new();
-            push_json_string(&mut quoted, text);
-            quoted
-        }
-        Value::Array(_) => "an array".to_owned(),
-        Value::Object(_) => "an object".to_owned(),
-    }
-}
-
-/// `` `a` ``, `` `a` or `b` ``, or `` one of `a`, `b`, `c` ``.
-fn one_of(names: &[&str]) -> String {
-    let quoted: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
-    match quoted.as_slice() {
-        [] => "nothing".to_owned(),
-        [one] => one.clone(),
-        [first, second] => format!("{first} or {second}"),
-        more => format!("one of {}", more.join(", ")),
-    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! words errors as `expected X, found Y` without formatting machinery the wasm does not need.
 
 use super::json::{Number, Value};
+use super::reader::one_of;
 use serde::de::{
     self, DeserializeSeed, EnumAccess, Expected, IntoDeserializer, MapAccess, SeqAccess,
     Unexpected, VariantAccess, Visitor,
@@ -30,16 +31,6 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
-
-fn one_of(names: &'static [&'static str]) -> String {
-    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-    match quoted.as_slice() {
-        [] => "nothing".to_owned(),
-        [one] => one.clone(),
-        [first, second] => format!("{first} or {second}"),
-        more => format!("one of {}", more.join(", ")),
-    }
-}
 
 fn describe(unexpected: &Unexpected<'_>) -> String {
     match unexpected {
