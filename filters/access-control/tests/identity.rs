@@ -401,3 +401,37 @@ fn the_upstream_header_name_is_configurable() {
     assert_eq!(result.upstream_values("x-verified-caller"), ["frontend"]);
     assert!(result.upstream_values("x-wasmesh-caller").is_empty());
 }
+
+#[test]
+fn a_caller_from_a_trusted_address_costs_one_connection_read() {
+    let config = r#"{
+        "identity": {"sources": ["caller_header"],
+                     "caller_header": {"name": "x-service-name", "trusted_cidrs": ["10.1.0.0/16"]}},
+        "rules": [{"name": "frontend", "action": "allow", "callers": ["frontend"]}]
+    }"#;
+    let host = host(config);
+    host.take_property_reads();
+    let result = outcome(
+        &host,
+        Peer::Plain("10.1.2.3:4000"),
+        "GET",
+        "/",
+        &[("x-service-name", "frontend")],
+    );
+    assert!(result.passed(), "{:?}", result.reply);
+    // Trusted by its address: the connection's mTLS state is not asked for.
+    assert_eq!(host.take_property_reads(), ["source.address"]);
+    // From elsewhere, mTLS (trusted too, by default) is the next thing to check.
+    let result = outcome(
+        &host,
+        Peer::Plain("192.168.1.1:4000"),
+        "GET",
+        "/",
+        &[("x-service-name", "frontend")],
+    );
+    assert!(!result.passed());
+    assert_eq!(
+        host.take_property_reads(),
+        ["source.address", "connection.mtls"]
+    );
+}

@@ -228,11 +228,13 @@ impl IdentityResolver {
         const SOURCE: SourceKind = SourceKind::CallerHeader;
         let header = self.caller_header.as_ref()?;
         let value = value?;
-        let trusted = (header.trust_mtls && connection.mtls())
-            || (!header.trusted_cidrs.is_empty()
-                && connection
-                    .source_ip()
-                    .is_some_and(|ip| header.trusted_cidrs.iter().any(|c| c.contains(ip))));
+        // Each condition costs a read from Envoy; a trusted address settles it without
+        // reading the connection's mTLS state.
+        let trusted = (!header.trusted_cidrs.is_empty()
+            && connection
+                .source_ip()
+                .is_some_and(|ip| header.trusted_cidrs.iter().any(|c| c.contains(ip))))
+            || (header.trust_mtls && connection.mtls());
         if !trusted {
             return Some(Identity::rejected(SOURCE, "untrusted_caller_header"));
         }
