@@ -1,21 +1,10 @@
 //! Request correlation beside the trace context: `x-request-id` and W3C `baggage`.
 
+use crate::plan::Edit;
+use crate::received::Values;
 use wasmesh_sdk::trace::baggage::{is_within_limits, BAGGAGE};
 use wasmesh_sdk::trace::request_id::X_REQUEST_ID;
 use wasmesh_sdk::trace::{limit_baggage, new_request_id};
-#[cfg(test)]
-use wasmesh_sdk::HeaderMap;
-
-use crate::plan::Edit;
-#[cfg(test)]
-use crate::received::Received;
-use crate::received::Values;
-
-/// [`request_id_of`] for the `x-request-id` values in `headers`.
-#[cfg(test)]
-pub fn request_id(headers: &HeaderMap, random: &mut dyn FnMut(&mut [u8])) -> Option<Edit> {
-    request_id_of(&Received::read(headers).x_request_id, random)
-}
 
 /// A new UUID v4 `x-request-id` when the request has none (`values` is empty), an empty
 /// one, or several (which one would be right is unknown); nothing when it has exactly one.
@@ -25,12 +14,6 @@ pub fn request_id_of(values: &Values<'_>, random: &mut dyn FnMut(&mut [u8])) -> 
         [value] if !blank(value) => None,
         _ => Some(Edit::Set(X_REQUEST_ID, new_request_id(random))),
     }
-}
-
-/// [`baggage_of`] for the `baggage` values in `headers`.
-#[cfg(test)]
-pub fn baggage(headers: &HeaderMap, forward: bool) -> Option<Edit> {
-    baggage_of(&Received::read(headers).baggage, forward)
 }
 
 /// The `baggage` header to forward, from the received `values`: with `forward`, within the
@@ -61,6 +44,16 @@ pub fn baggage_of(values: &Values<'_>, forward: bool) -> Option<Edit> {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
+    use crate::received::Received;
+    use wasmesh_sdk::HeaderMap;
+
+    fn request_id(headers: &HeaderMap, random: &mut dyn FnMut(&mut [u8])) -> Option<Edit> {
+        request_id_of(&Received::read(headers).x_request_id, random)
+    }
+
+    fn baggage(headers: &HeaderMap, forward: bool) -> Option<Edit> {
+        baggage_of(&Received::read(headers).baggage, forward)
+    }
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         HeaderMap::from(pairs)

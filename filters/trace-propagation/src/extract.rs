@@ -4,11 +4,8 @@
 //! read when there is no valid `traceparent`. Every value of every header is read, so a
 //! repeated header is seen (and is invalid).
 
-use wasmesh_sdk::trace::{B3Error, B3MultiValues, TraceParent, TraceParentError, B3};
-#[cfg(test)]
-use wasmesh_sdk::HeaderMap;
-
 use crate::received::Received;
+use wasmesh_sdk::trace::{B3Error, B3MultiValues, TraceParent, TraceParentError, B3};
 
 /// What the request's trace headers carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,12 +38,6 @@ impl std::fmt::Display for Invalid {
     }
 }
 
-/// [`extract_received`] for all the request headers.
-#[cfg(test)]
-pub fn extract(headers: &HeaderMap) -> Incoming {
-    extract_received(&Received::read(headers))
-}
-
 /// Reads the incoming context from the request's trace headers.
 pub fn extract_received(received: &Received<'_>) -> Incoming {
     let w3c_error = match TraceParent::parse(received.traceparent.as_slice()) {
@@ -73,6 +64,11 @@ pub fn extract_received(received: &Received<'_>) -> Incoming {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
+    use wasmesh_sdk::HeaderMap;
+
+    fn extract(headers: &HeaderMap) -> Incoming {
+        extract_received(&Received::read(headers))
+    }
     use wasmesh_sdk::trace::{Sampling, SpanId, TraceId};
 
     const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";

@@ -7,13 +7,10 @@
 //! - Otherwise a new trace starts: random trace and span ids, the random-trace-id flag,
 //!   no `tracestate` (at a `restart` boundary, at most the incoming context as one entry).
 
-use wasmesh_sdk::trace::{Sampling, SpanContext, SpanId, TraceId, TraceParent, TraceState, B3};
-#[cfg(test)]
-use wasmesh_sdk::HeaderMap;
-
 use crate::config::{Boundary, Settings};
 use crate::extract::{extract_received, Incoming, Invalid};
 use crate::received::Received;
+use wasmesh_sdk::trace::{Sampling, SpanContext, SpanId, TraceId, TraceParent, TraceState, B3};
 
 /// The context of the forwarded request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,16 +71,6 @@ impl Outcome {
             Self::Started | Self::Invalid(_) => "none",
         }
     }
-}
-
-/// [`decide_received`] for a request with `headers`.
-#[cfg(test)]
-pub fn decide(
-    settings: &Settings,
-    headers: &HeaderMap,
-    random: &mut dyn FnMut(&mut [u8]),
-) -> Outgoing {
-    decide_received(settings, &Received::read(headers), random)
 }
 
 /// The outgoing context for a request whose trace headers are `received`.
@@ -192,6 +179,16 @@ fn new_trace(
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
+    use crate::received::Received;
+    use wasmesh_sdk::HeaderMap;
+
+    fn decide(
+        settings: &Settings,
+        headers: &HeaderMap,
+        random: &mut dyn FnMut(&mut [u8]),
+    ) -> Outgoing {
+        decide_received(settings, &Received::read(headers), random)
+    }
     use crate::config::Config;
 
     const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
