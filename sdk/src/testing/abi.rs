@@ -207,21 +207,17 @@ pub extern "C" fn proxy_replace_header_map_value(
     let value = unsafe { slice(value_data, value_size) }.to_vec();
     with(|s| match map_of(s, map_type) {
         Some(map) => {
-            // Like Envoy: the first entry keeps its place, later duplicates go.
-            match map.iter().position(|(k, _)| k.eq_ignore_ascii_case(&key)) {
-                Some(first) => {
-                    let mut index = 0;
-                    map.retain(|(k, _)| {
-                        let keep = index <= first || !k.eq_ignore_ascii_case(&key);
-                        index += 1;
-                        keep
-                    });
-                    if let Some(entry) = map.get_mut(first) {
-                        entry.1 = value;
-                    }
-                }
-                None => map.push((key, value)),
-            }
+            // Like Envoy 1.40: every entry of the name goes and one is appended, after the
+            // other pseudo-headers for a pseudo-header.
+            map.retain(|(k, _)| !k.eq_ignore_ascii_case(&key));
+            let at = if key.starts_with(b":") {
+                map.iter()
+                    .position(|(k, _)| !k.starts_with(b":"))
+                    .unwrap_or(map.len())
+            } else {
+                map.len()
+            };
+            map.insert(at, (key, value));
             Status::Ok
         }
         None => Status::BadArgument,
