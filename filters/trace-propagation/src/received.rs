@@ -177,33 +177,28 @@ impl Slot {
 mod tests {
     use super::*;
 
-    const NAMES: [&str; 10] = [
-        TRACEPARENT,
-        TRACESTATE,
-        B3_SINGLE,
-        X_B3_TRACE_ID,
-        X_B3_SPAN_ID,
-        X_B3_PARENT_SPAN_ID,
-        X_B3_SAMPLED,
-        X_B3_FLAGS,
-        X_REQUEST_ID,
-        BAGGAGE,
-    ];
+    /// Every header this module reads: the trace headers, `x-request-id` and `baggage`.
+    fn names() -> Vec<&'static str> {
+        let mut names = crate::inject::TRACE_HEADERS.to_vec();
+        names.extend([X_REQUEST_ID, BAGGAGE]);
+        names
+    }
 
     #[test]
     fn every_header_read_is_recognized_in_any_case() {
-        for name in NAMES {
+        let names = names();
+        for name in &names {
             assert!(Slot::of(name.as_bytes()).is_some(), "{name}");
             assert_eq!(
                 Slot::of(name.to_uppercase().as_bytes()),
                 Slot::of(name.as_bytes())
             );
         }
-        let distinct: std::collections::HashSet<_> = NAMES
+        let distinct: std::collections::HashSet<_> = names
             .iter()
             .map(|name| format!("{:?}", Slot::of(name.as_bytes())))
             .collect();
-        assert_eq!(distinct.len(), NAMES.len());
+        assert_eq!(distinct.len(), names.len());
         let others = [
             ":path",
             "x-b3",
@@ -236,7 +231,7 @@ mod tests {
             ][..],
         );
         let received = Received::read(&headers);
-        for name in NAMES {
+        for name in names() {
             let expected: Vec<&[u8]> = headers.values(name).collect();
             assert_eq!(
                 received.values(name).unwrap().as_slice(),
