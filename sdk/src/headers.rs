@@ -202,6 +202,21 @@ impl HeaderMap {
     }
 }
 
+/// `value` without leading and trailing spaces and tabs (RFC 9110 `OWS`), as header values
+/// and the members of header lists are compared.
+pub fn trim_ows(value: &[u8]) -> &[u8] {
+    let is_ows = |byte: &u8| *byte == b' ' || *byte == b'\t';
+    if !(value.first().is_some_and(is_ows) || value.last().is_some_and(is_ows)) {
+        return value;
+    }
+    let start = value.iter().position(|b| !is_ows(b)).unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|b| !is_ows(b))
+        .map_or(start, |last| last + 1);
+    value.get(start..end).unwrap_or_default()
+}
+
 impl PartialEq for HeaderMap {
     /// Equal when the pairs are, in the same order.
     fn eq(&self, other: &Self) -> bool {
@@ -242,6 +257,16 @@ mod tests {
         assert_eq!(headers.single("b"), Ok(&b"x"[..]));
         assert_eq!(headers.single("c"), Err(0));
         assert_eq!(headers.first("a"), Some(&b"1"[..]));
+    }
+
+    #[test]
+    fn trim_ows_removes_spaces_and_tabs_at_both_ends_only() {
+        assert_eq!(trim_ows(b" \ta b\t "), b"a b");
+        assert_eq!(trim_ows(b"   "), b"");
+        assert_eq!(trim_ows(b" \t "), b"");
+        assert_eq!(trim_ows(b""), b"");
+        assert_eq!(trim_ows(b"x"), b"x");
+        assert_eq!(trim_ows(b"ab"), b"ab");
     }
 
     #[test]

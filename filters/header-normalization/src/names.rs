@@ -144,19 +144,7 @@ fn has_no_control_word(word: &[u8; 8]) -> bool {
     (below_space | is_del) & HIGH_BITS == 0
 }
 
-/// `value` without leading and trailing spaces and tabs (RFC 9110 `OWS`).
-pub fn trim_ows(value: &[u8]) -> &[u8] {
-    let is_ows = |byte: &u8| *byte == b' ' || *byte == b'\t';
-    if !(value.first().is_some_and(is_ows) || value.last().is_some_and(is_ows)) {
-        return value;
-    }
-    let start = value.iter().position(|b| !is_ows(b)).unwrap_or(value.len());
-    let end = value
-        .iter()
-        .rposition(|b| !is_ows(b))
-        .map_or(start, |last| last + 1);
-    value.get(start..end).unwrap_or_default()
-}
+pub use wasmesh_sdk::headers::trim_ows;
 
 /// Whether `name` is a hop-by-hop header of RFC 9110 §7.6.1 (besides those `connection`
 /// names): `connection`, `keep-alive`, `proxy-connection`, `te`, `transfer-encoding`,
@@ -351,14 +339,6 @@ mod tests {
         for bad in [&b"a\0"[..], b"a\r", b"\n", b"\x7f", b"\x1b["] {
             assert!(has_control(bad), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn trimming() {
-        assert_eq!(trim_ows(b" \ta b\t "), b"a b");
-        assert_eq!(trim_ows(b"ab"), b"ab");
-        assert_eq!(trim_ows(b" \t "), b"");
-        assert_eq!(trim_ows(b""), b"");
     }
 
     #[test]

@@ -49,17 +49,7 @@ pub use request_id::{new_request_id, uuid_v4};
 pub use traceparent::{TraceParent, TraceParentError};
 pub use tracestate::{TraceState, TraceStateError};
 
-/// Removes leading and trailing optional whitespace (space, horizontal tab) from a header
-/// value or list member.
-pub(crate) fn trim_ows(value: &[u8]) -> &[u8] {
-    let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
-    let start = value.iter().position(|b| !is_ows(b)).unwrap_or(value.len());
-    let end = value
-        .iter()
-        .rposition(|b| !is_ows(b))
-        .map_or(start, |i| i + 1);
-    value.get(start..end).unwrap_or_default()
-}
+pub(crate) use crate::headers::trim_ows;
 
 /// How many values a header that must appear at most once was received with.
 pub(crate) enum SingleValue<'a> {
@@ -140,13 +130,5 @@ mod tests {
                 assert!(baggage.len() <= baggage::MAX_BYTES);
             }
         }
-    }
-
-    #[test]
-    fn trim_ows_removes_spaces_and_tabs_at_both_ends_only() {
-        assert_eq!(trim_ows(b" \ta b\t "), b"a b");
-        assert_eq!(trim_ows(b"   "), b"");
-        assert_eq!(trim_ows(b""), b"");
-        assert_eq!(trim_ows(b"x"), b"x");
     }
 }

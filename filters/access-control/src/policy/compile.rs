@@ -200,21 +200,7 @@ fn empty(key: &str) -> (String, String) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::config::Config;
-
-    fn policy(json: &str) -> Result<Policy, ConfigError> {
-        let value = wasmesh_sdk::config::json::parse(json.as_bytes()).unwrap();
-        let config = Config::read(&value)?;
-        Policy::compile(
-            &config.rules,
-            &config.roles,
-            &["example.org".to_owned()],
-            &config.path.canonicalization,
-            config.path.case_insensitive,
-            (config.default_action, config.unlisted_endpoints),
-        )
-    }
+    use super::super::tests::policy;
 
     #[test]
     fn compile_errors_name_the_json_path() {

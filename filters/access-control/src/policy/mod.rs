@@ -195,7 +195,8 @@ mod tests {
     use super::*;
     use crate::config::Config;
 
-    fn policy(json: &str) -> Result<Policy, wasmesh_sdk::ConfigError> {
+    /// The policy of a configuration document (shared with `compile`'s tests).
+    pub(super) fn policy(json: &str) -> Result<Policy, wasmesh_sdk::ConfigError> {
         let value = wasmesh_sdk::config::json::parse(json.as_bytes()).unwrap();
         let config = Config::read(&value)?;
         Policy::compile(
