@@ -139,10 +139,21 @@ struct Stream<F: Filter> {
 }
 
 impl<F: Filter> Stream<F> {
-    fn act(flow: Flow) -> Action {
+    /// Runs one of the filter's callbacks with the request's state and a fresh [`Http`],
+    /// keeping the connection attributes it reads for the request's later callbacks;
+    /// `None` without a filter.
+    fn run<R>(&mut self, callback: impl FnOnce(&F, &mut F::Stream, &Http) -> R) -> Option<R> {
+        let filter = self.filter.as_deref()?;
+        let state = &mut self.state;
+        Some(during_request(&mut self.connection, || {
+            callback(filter, state, &Http::current())
+        }))
+    }
+
+    fn act(flow: Option<Flow>) -> Action {
         match flow {
-            Flow::Continue => Action::Continue,
-            Flow::Reply(reply) => {
+            None | Some(Flow::Continue) => Action::Continue,
+            Some(Flow::Reply(reply)) => {
                 Http::current().send_reply(&reply);
                 Action::Pause
             }
@@ -154,44 +165,20 @@ impl<F: Filter> Context for Stream<F> {}
 
 impl<F: Filter> HttpContext for Stream<F> {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        let Some(filter) = &self.filter else {
-            return Action::Continue;
-        };
-        let state = &mut self.state;
-        let flow = during_request(&mut self.connection, || {
-            filter.on_request_headers(state, &Http::current())
-        });
-        Self::act(flow)
+        Self::act(self.run(F::on_request_headers))
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        let Some(filter) = &self.filter else {
-            return Action::Continue;
-        };
-        let state = &mut self.state;
-        let flow = during_request(&mut self.connection, || {
-            filter.on_response_headers(state, &Http::current())
-        });
-        Self::act(flow)
+        Self::act(self.run(F::on_response_headers))
     }
 
     fn on_http_response_trailers(&mut self, _num_trailers: usize) -> Action {
-        if let Some(filter) = &self.filter {
-            let state = &mut self.state;
-            during_request(&mut self.connection, || {
-                filter.on_response_trailers(state, &Http::current())
-            });
-        }
+        self.run(F::on_response_trailers);
         Action::Continue
     }
 
     fn on_log(&mut self) {
-        if let Some(filter) = &self.filter {
-            let state = &mut self.state;
-            during_request(&mut self.connection, || {
-                filter.on_log(state, &Http::current())
-            });
-        }
+        self.run(F::on_log);
     }
 }
 

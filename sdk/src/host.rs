@@ -189,7 +189,12 @@ pub fn add_header(map: MapType, name: &str, value: &[u8]) -> bool {
 
 /// Reads a host property by path segments (e.g. `["connection", "mtls"]`), as raw bytes.
 pub fn property(path: &[&str]) -> Option<Vec<u8>> {
-    let serialized = crate::wire::encode_property_path(path);
+    property_at(&crate::wire::encode_property_path(path))
+}
+
+/// Reads a host property by its path already encoded (see
+/// [`crate::wire::encode_property_path`]).
+pub fn property_at(serialized: &[u8]) -> Option<Vec<u8>> {
     let mut data = null_mut();
     let mut size = 0usize;
     // SAFETY: on Ok the host returned a guest-allocated buffer of `size` bytes (or null).

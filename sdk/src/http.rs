@@ -31,10 +31,8 @@ impl Http {
     /// All request headers, pseudo-headers (`:method`, `:path`, `:authority`, `:scheme`)
     /// included, every value of repeated headers kept.
     pub fn request_headers(&self) -> Rc<HeaderMap> {
-        if let Ok(cached) = self.request.try_borrow() {
-            if let Some(headers) = cached.as_ref() {
-                return Rc::clone(headers);
-            }
+        if let Some(headers) = self.with_copy(Rc::clone) {
+            return headers;
         }
         let headers = Rc::new(host::header_map(MapType::HttpRequestHeaders));
         if let Ok(mut cached) = self.request.try_borrow_mut() {
@@ -46,12 +44,17 @@ impl Http {
     /// The first value of a request header. Hides repeats: read
     /// [`Http::request_headers`] where a decision depends on the header.
     pub fn request_header(&self, name: &str) -> Option<Vec<u8>> {
-        if let Ok(cached) = self.request.try_borrow() {
-            if let Some(headers) = cached.as_ref() {
-                return headers.first(name).map(<[u8]>::to_vec);
-            }
+        match self.with_copy(|headers| headers.first(name).map(<[u8]>::to_vec)) {
+            Some(value) => value,
+            None => host::header_value(MapType::HttpRequestHeaders, name),
         }
-        host::header_value(MapType::HttpRequestHeaders, name)
+    }
+
+    /// What `read` finds in the shared copy of the request headers; `None` when there is
+    /// no copy (not read yet in this callback, or forgotten).
+    fn with_copy<R>(&self, read: impl FnOnce(&Rc<HeaderMap>) -> R) -> Option<R> {
+        let cached = self.request.try_borrow().ok()?;
+        cached.as_ref().map(read)
     }
 
     /// Applies a change the host made to the request headers to the shared copy, or
@@ -66,17 +69,9 @@ impl Http {
         }
     }
 
-    /// Whether the shared copy shows that `change` would leave the request headers as
-    /// they are.
-    fn unchanged_by(&self, change: impl FnOnce(&HeaderMap) -> bool) -> bool {
-        self.request
-            .try_borrow()
-            .is_ok_and(|cached| cached.as_deref().is_some_and(change))
-    }
-
     /// Replaces every value of a request header with `value` (adds it when absent).
     pub fn set_request_header(&self, name: &str, value: &[u8]) {
-        if self.unchanged_by(|headers| headers.single(name) == Ok(value)) {
+        if self.with_copy(|headers| headers.single(name) == Ok(value)) == Some(true) {
             return;
         }
         let changed = host::replace_header(MapType::HttpRequestHeaders, name, value);
@@ -89,16 +84,16 @@ impl Http {
     /// `user-agent`, ...) that is already there, whose value it extends with `,value`; the
     /// shared copy follows the first case and is read again after the second.
     pub fn add_request_header(&self, name: &str, value: &[u8]) {
-        let present = !self.unchanged_by(|headers| !headers.contains(name));
+        let absent = self.with_copy(|headers| !headers.contains(name)) == Some(true);
         let changed = host::add_header(MapType::HttpRequestHeaders, name, value);
-        self.follow(changed && !present, |headers| {
+        self.follow(changed && absent, |headers| {
             headers.push(name.to_ascii_lowercase().as_bytes(), value)
         });
     }
 
     /// Removes every value of a request header.
     pub fn remove_request_header(&self, name: &str) {
-        if self.unchanged_by(|headers| !headers.contains(name)) {
+        if self.with_copy(|headers| !headers.contains(name)) == Some(true) {
             return;
         }
         let changed = host::remove_header(MapType::HttpRequestHeaders, name);

@@ -70,7 +70,7 @@ fn read(path: &[&str]) -> Option<Vec<u8>> {
     if let Some(value) = kept {
         return value;
     }
-    let value = host::property(path);
+    let value = host::property_at(&key);
     CURRENT.with(|current| {
         if let Ok(mut current) = current.try_borrow_mut() {
             if let Some(attributes) = current.as_mut() {
