@@ -236,6 +236,10 @@ def envoy_binary():
     return out.stdout.strip()
 
 
+# How many times an Envoy whose listener port was taken meanwhile is started again.
+PORT_ATTEMPTS = 3
+
+
 def free_ports(count):
     sockets = [socket.socket() for _ in range(count)]
     try:
@@ -255,11 +259,27 @@ class Envoy:
         self.variant = variant
         self.dir = run_dir
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.callgrind_out = self.dir / "callgrind.out"
+        # The listener ports are picked free, but another process (a load generator's own
+        # connections) can take one before Envoy binds it: then Envoy exits saying so, and
+        # it is started again on other ports.
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                self._start(ctx, variant, concurrency, callgrind, cpus)
+                return
+            except BenchError:
+                if self.proc.poll() is None:
+                    raise
+                self.output.close()
+                taken = "Address already in use" in (self.dir / "output.log").read_text()
+                if not taken or attempt == PORT_ATTEMPTS:
+                    raise
+
+    def _start(self, ctx, variant, concurrency, callgrind, cpus):
         (self.dir / "admin.address").unlink(missing_ok=True)
         self.front_port, self.upstream_port = free_ports(2)
         config = self.dir / "envoy.yaml"
         config.write_text(variant.render(ctx.template, self.front_port, self.upstream_port))
-        self.callgrind_out = self.dir / "callgrind.out"
         command = [
             ctx.envoy, "-c", str(config), "--concurrency", str(concurrency),
             "--disable-hot-restart", "--admin-address-path", str(self.dir / "admin.address"),
