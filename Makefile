@@ -12,7 +12,7 @@ SHELL := /bin/bash
 
 FILTERS  := header-normalization access-control trace-propagation service-metrics
 BUNDLE   := wasmesh
-EXAMPLES := hello trap
+EXAMPLES := hello trap plain-access-control
 MODULES  := $(FILTERS) $(BUNDLE) $(EXAMPLES)
 
 ENVOY_VERSION := 1.40.0

@@ -12,6 +12,8 @@ same process that answers with direct_response.
              each variant's figure is the median of its per-round ratio to the baseline.
   rss        Envoy's resident memory with one and two workers, idle and after load.
   size       the .wasm files each variant loads.
+  host calls the proxy-wasm calls a request costs, counted beforehand by bench/host-calls
+             in the SDK's native emulator (the same Rust code as the .wasm).
 
 Every run checks that the variant did its job (its stat counters reached the request
 count, its probe requests got the expected answers) and that no response was an error.
@@ -106,6 +108,7 @@ class Variant:
         self.spec = spec
         self.raw = raw
         self.modules = []  # (label, path, unpruned, module) of every .wasm the variant loads
+        self.wasm = []  # each wasm filter as wasmesh-bench-host-calls gets it (see host_calls)
         self.counters = list(raw.get("counters", []))
         self.probes = [dict(spec["probes"][p], name=p) for p in raw.get("probes", [])]
         self.filter_yaml = []
@@ -144,6 +147,10 @@ class Variant:
             path = work / "modules" / f"{module}.wasm"
             label = module
         self.modules.append((label, path, item.get("unpruned", False), module))
+        rendered = json.dumps(json.loads(config), separators=(",", ":"))
+        self.wasm.append({"module": module, "config": rendered,
+                          "unpruned": item.get("unpruned", False), "foreign": "file" in item,
+                          "counters": [p.removeprefix("wasmcustom.") for p in proofs if p]})
         name = f"{module}-{index}"
         return f"""
 - name: {name}
@@ -154,7 +161,7 @@ class Variant:
       root_id: {name}
       configuration:
         "@type": type.googleapis.com/google.protobuf.StringValue
-        value: {json.dumps(json.dumps(json.loads(config), separators=(",", ":")))}
+        value: {json.dumps(rendered)}
       failure_policy: FAIL_CLOSED
       vm_config:
         runtime: envoy.wasm.runtime.v8
@@ -558,6 +565,50 @@ def rss_run(ctx, variant, round_index, workers):
 
 
 # ---------------------------------------------------------------------------------------
+# Host calls
+
+
+def host_calls_input(spec, variants):
+    """What wasmesh-bench-host-calls reads: the request and the variants it can count, those
+    whose every wasm module is one of dist/ (not a `file`); native filters make no host calls."""
+    countable = [v for v in variants if v.wasm and not any(f["foreign"] for f in v.wasm)]
+    return {"request": {"method": spec["request"]["method"], "path": spec["request"]["path"],
+                        "headers": [list(h) for h in request_headers(spec)]},
+            "variants": [{"name": v.name,
+                          "filters": [{k: f[k] for k in ("module", "config", "unpruned", "counters")}
+                                      for f in v.wasm]}
+                         for v in countable]}
+
+
+def host_calls(spec, variants):
+    """Each variant's proxy-wasm host calls and VM entries per request, counted in the SDK's
+    emulator by bench/host-calls (the same Rust code as the .wasm, run natively):
+    {name: {"host_calls", "by_function", "vm_entries", "modules"} or {"error"} or
+    {"not_counted"}}; variants it cannot count are absent."""
+    payload = host_calls_input(spec, variants)
+    if not payload["variants"]:
+        return {}
+    print(f"host calls: {len(payload['variants'])} variants in the SDK's emulator "
+          "(cargo run -p wasmesh-bench-host-calls)", flush=True)
+    out = subprocess.run(
+        ["cargo", "run", "-q", "--release", "-p", "wasmesh-bench-host-calls"],
+        cwd=REPO, input=json.dumps(payload), capture_output=True, text=True,
+    )
+    if out.returncode != 0:
+        raise BenchError(f"wasmesh-bench-host-calls failed:\n{out.stderr.strip()[-3000:]}")
+    counts = json.loads(out.stdout)["variants"]
+    for name, result in counts.items():
+        if "host_calls" in result:
+            print(f"  {name:<24} {result['host_calls']:>5} host calls/request, "
+                  f"{result['vm_entries']} VM entries", flush=True)
+        elif "error" in result:
+            print(f"  {name:<24} FAILED: {result['error']}", flush=True)
+        else:
+            print(f"  {name:<24} not counted: {result.get('not_counted')}", flush=True)
+    return counts
+
+
+# ---------------------------------------------------------------------------------------
 # Profile
 
 
@@ -755,7 +806,7 @@ def fmt_signed(value):
     return ("+" if value >= 0 else "−") + fmt_int(abs(value))
 
 
-def summarize(ctx, variants, cg, rounds, rss2):
+def summarize(ctx, variants, cg, rounds, rss2, calls):
     """Everything the table shows, as plain numbers (also saved as JSON)."""
     floor = ctx.spec.get("floor", "hello")
     base = cg.get("baseline", {}).get("per_request")
@@ -765,6 +816,10 @@ def summarize(ctx, variants, cg, rounds, rss2):
         row = {"name": v.name, "title": v.title,
                "wasm_kib": sum(p.stat().st_size for _, p, _, _ in v.modules) / 1024
                if v.modules else None}
+        if "host_calls" in calls.get(v.name, {}):
+            row["host_calls"] = calls[v.name]["host_calls"]
+            row["host_calls_by_function"] = calls[v.name]["by_function"]
+            row["vm_entries"] = calls[v.name]["vm_entries"]
         if v.name in cg:
             per = cg[v.name]["per_request"]
             row["instructions"] = per
@@ -870,13 +925,15 @@ def table(ctx, rows, targets, diffs, meta, failures):
                + f"load average {meta['load_before']} before, {meta['load_after']} after; "
                f"took {meta['minutes']:.1f} min.")
     out.append("")
-    out.append("| variant | instructions / request | Δ over baseline | × baseline | Δ / Δ floor | .wasm |")
-    out.append("|---|---:|---:|---:|---:|---:|")
+    out.append("| variant | instructions / request | host calls / request | Δ over baseline "
+               "| × baseline | Δ / Δ floor | .wasm |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|")
     for row in rows.values():
         if "instructions" not in row:
             continue
-        out.append("| {} | {} | {} | {} | {} | {} |".format(
+        out.append("| {} | {} | {} | {} | {} | {} | {} |".format(
             row["title"], fmt_int(row["instructions"]),
+            fmt_int(row["host_calls"]) if "host_calls" in row else "—",
             "—" if row["name"] == "baseline" else fmt_signed(row.get("delta", 0)),
             f"{row['x_baseline']:.3f}" if "x_baseline" in row else "",
             f"{row['x_floor_delta']:.2f}" if "x_floor_delta" in row and row["name"] != "baseline" else "—",
@@ -968,6 +1025,8 @@ def parse_args(argv):
     p.add_argument("--client-cpus", default="1")
     p.add_argument("--profile", metavar="VARIANT", help="callgrind per-function profile of one variant")
     p.add_argument("--no-write", action="store_true", help="do not rewrite BENCHMARKS.md")
+    p.add_argument("--host-calls-input", action="store_true",
+                   help="print the JSON bench/host-calls reads for the variants, and stop")
     p.add_argument("--results", default=str(BENCH / "results"))
     p.add_argument("--spec", default=str(BENCH / "variants.toml"),
                    help="another variant table (for experiments; BENCHMARKS.md is then left alone)")
@@ -993,6 +1052,9 @@ def main(argv):
         if unknown:
             raise BenchError(f"unknown variants: {', '.join(sorted(unknown))}")
         selected = [v for v in variants if v.name in wanted]
+    if args.host_calls_input:
+        print(json.dumps(host_calls_input(ctx.spec, selected), indent=1))
+        return 0
     prepared = prepare_modules(selected, ctx.work,
                                os.environ.get("WASM_OPT_FLAGS") or DEFAULT_WASM_OPT_FLAGS)
     envoy_version = subprocess.run([ctx.envoy, "--version"], capture_output=True, text=True).stdout
@@ -1006,11 +1068,16 @@ def main(argv):
         profile(ctx, match[0], args)
         return 0
 
-    print(f"callgrind: {len(selected)} variants, {args.requests} requests each "
+    failures = {}
+    calls = host_calls(ctx.spec, selected)
+    for name, result in calls.items():
+        if "error" in result:
+            failures[name] = f"host calls (SDK emulator): {result['error']}"
+    measured = [v for v in selected if v.name not in failures]
+
+    print(f"callgrind: {len(measured)} variants, {args.requests} requests each "
           f"after {args.warmup} warm-up, {args.jobs} at a time", flush=True)
     cg = {}
-
-    failures = {}
 
     def one(v):
         try:
@@ -1022,7 +1089,7 @@ def main(argv):
         return v.name, result
 
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        for name, result in pool.map(one, selected):
+        for name, result in pool.map(one, measured):
             if isinstance(result, BenchError):
                 failures[name] = str(result)
             else:
@@ -1066,7 +1133,7 @@ def main(argv):
                         print(f"  {v.name}: FAILED: {error}", flush=True)
                         failures[v.name] = str(error)
 
-    rows = summarize(ctx, [v for v in selected if v.name not in failures], cg, rounds, rss2)
+    rows = summarize(ctx, [v for v in selected if v.name not in failures], cg, rounds, rss2, calls)
     targets = evaluate_targets(ctx.spec, rows, ctx.work, prepared)
     fingerprints = {v.name: v.fingerprint(ctx.template) for v in selected}
     diffs = repeatability(ctx, cg, fingerprints, args.requests)
@@ -1081,7 +1148,7 @@ def main(argv):
     stamp = time.strftime("%Y%m%d-%H%M%S")
     (ctx.results / f"run-{stamp}.json").write_text(json.dumps(
         {"meta": meta, "rows": rows, "targets": targets, "repeatability": diffs,
-         "callgrind": cg, "rounds": rounds, "rss2": rss2}, indent=1))
+         "callgrind": cg, "host_calls": calls, "rounds": rounds, "rss2": rss2}, indent=1))
     (ctx.results / ("table-quick.md" if args.quick else "table.md")).write_text(text)
     print()
     print(text)

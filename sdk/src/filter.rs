@@ -120,6 +120,7 @@ impl<F: Filter> RootContext for Root<F> {
             filter: self.filter.clone(),
             state: F::Stream::default(),
             connection: ConnectionAttributes::default(),
+            http: Http::default(),
         }))
     }
 
@@ -128,33 +129,36 @@ impl<F: Filter> RootContext for Root<F> {
     }
 }
 
-/// One request's context: the shared compiled filter, the request's own state and the
-/// connection attributes read so far (see [`crate::properties`]).
+/// One request's context: the shared compiled filter, the request's own state, the
+/// connection attributes read so far (see [`crate::properties`]) and the request's
+/// [`Http`] (its header copy and what stages hand on), kept from callback to callback.
 /// Without a filter (configuration refused) every callback lets the request pass; Envoy
 /// does not create streams for a refused configuration in the first place.
 struct Stream<F: Filter> {
     filter: Option<Rc<F>>,
     state: F::Stream,
     connection: ConnectionAttributes,
+    http: Http,
 }
 
 impl<F: Filter> Stream<F> {
-    /// Runs one of the filter's callbacks with the request's state and a fresh [`Http`],
-    /// keeping the connection attributes it reads for the request's later callbacks;
-    /// `None` without a filter.
+    /// Runs one of the filter's callbacks with the request's state and [`Http`], keeping
+    /// the connection attributes it reads for the request's later callbacks; `None`
+    /// without a filter.
     fn run<R>(&mut self, callback: impl FnOnce(&F, &mut F::Stream, &Http) -> R) -> Option<R> {
         let filter = self.filter.as_deref()?;
         let state = &mut self.state;
+        let http = &self.http;
         Some(during_request(&mut self.connection, || {
-            callback(filter, state, &Http::current())
+            callback(filter, state, http)
         }))
     }
 
-    fn act(flow: Option<Flow>) -> Action {
+    fn act(&self, flow: Option<Flow>) -> Action {
         match flow {
             None | Some(Flow::Continue) => Action::Continue,
             Some(Flow::Reply(reply)) => {
-                Http::current().send_reply(&reply);
+                self.http.send_reply(&reply);
                 Action::Pause
             }
         }
@@ -165,11 +169,13 @@ impl<F: Filter> Context for Stream<F> {}
 
 impl<F: Filter> HttpContext for Stream<F> {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        Self::act(self.run(F::on_request_headers))
+        let flow = self.run(F::on_request_headers);
+        self.act(flow)
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        Self::act(self.run(F::on_response_headers))
+        let flow = self.run(F::on_response_headers);
+        self.act(flow)
     }
 
     fn on_http_response_trailers(&mut self, _num_trailers: usize) -> Action {

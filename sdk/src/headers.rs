@@ -114,6 +114,15 @@ impl HeaderMap {
         }
     }
 
+    /// Appends `bytes` lowercased (ASCII) to the buffer and returns where they are.
+    fn store_lowercase(&mut self, bytes: &[u8]) -> Span {
+        let span = self.store(bytes);
+        if let Some(stored) = self.bytes.get_mut(span.start..span.end) {
+            stored.make_ascii_lowercase();
+        }
+        span
+    }
+
     /// Appends one pair.
     pub fn push(&mut self, name: &[u8], value: &[u8]) {
         let entry = Entry {
@@ -121,6 +130,21 @@ impl HeaderMap {
             value: self.store(value),
         };
         self.entries.push(entry);
+    }
+
+    /// Appends one pair, its name lowercased (ASCII) as Envoy keeps names.
+    pub fn push_lowercase(&mut self, name: &[u8], value: &[u8]) {
+        let entry = Entry {
+            name: self.store_lowercase(name),
+            value: self.store(value),
+        };
+        self.entries.push(entry);
+    }
+
+    /// Removes every pair, keeping the storage for reuse.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.entries.clear();
     }
 
     /// Removes every pair named `name` (ASCII case-insensitive).
@@ -134,9 +158,8 @@ impl HeaderMap {
     /// and one is appended, after the other pseudo-headers for a pseudo-header (`:path`).
     pub fn replace(&mut self, name: &str, value: &[u8]) {
         self.remove(name);
-        let lowercase = name.to_ascii_lowercase();
         let entry = Entry {
-            name: self.store(lowercase.as_bytes()),
+            name: self.store_lowercase(name.as_bytes()),
             value: self.store(value),
         };
         let at = if name.starts_with(':') {

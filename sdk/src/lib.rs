@@ -37,12 +37,14 @@
 //! wasmesh_sdk::export_filter!(Hello);
 //! ```
 
+pub mod allocator;
 pub mod config;
 pub mod headers;
 pub mod hooks;
 pub mod identity;
 pub mod metrics;
 pub mod path;
+pub mod random;
 pub mod reply;
 pub mod trace;
 pub mod wire;
@@ -70,7 +72,7 @@ pub use reply::{Flow, LocalReply};
 #[cfg(feature = "host")]
 pub use filter::{load, register, Filter};
 #[cfg(feature = "host")]
-pub use http::Http;
+pub use http::{Http, VerifiedCaller};
 
 /// Re-exported for [`export_filter!`]; not part of the SDK's API.
 #[cfg(feature = "host")]

@@ -113,6 +113,7 @@ mod family {
     use proxy_wasm::types::MetricType;
     use std::cell::RefCell;
     use std::collections::HashMap;
+    use std::hash::{BuildHasherDefault, Hasher};
 
     /// One metric name with a fixed list of tag names, and the host stats defined so far.
     #[derive(Debug)]
@@ -121,9 +122,47 @@ mod family {
         name: Box<str>,
         tag_names: Box<[Box<str>]>,
         cap: usize,
-        ids: RefCell<HashMap<Box<[u8]>, u32>>,
+        ids: RefCell<HashMap<Box<[u8]>, u32, BuildHasherDefault<FxHasher>>>,
         overflow_id: RefCell<Option<u32>>,
         key: RefCell<Vec<u8>>,
+        /// The key and stat of the last recording: a sidecar records the same tag set
+        /// request after request, and comparing bytes costs less than hashing them.
+        last: RefCell<(Vec<u8>, Option<Found>)>,
+    }
+
+    /// A stat id, and whether it is the family's overflow stat.
+    type Found = (u32, bool);
+
+    /// The multiplicative hash rustc uses for its own tables (FxHash): a few instructions
+    /// per 8 bytes where std's SipHash takes dozens. Keys are tag values, bounded in length
+    /// and, by the tag-set cap, in number, so a crafted collision costs little.
+    #[derive(Debug, Default, Clone, Copy)]
+    struct FxHasher(u64);
+
+    impl FxHasher {
+        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+        fn add(&mut self, word: u64) {
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
+        }
+    }
+
+    impl Hasher for FxHasher {
+        fn write(&mut self, bytes: &[u8]) {
+            let mut chunks = bytes.chunks_exact(8);
+            for chunk in &mut chunks {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(chunk);
+                self.add(u64::from_le_bytes(word));
+            }
+            for &byte in chunks.remainder() {
+                self.add(u64::from(byte));
+            }
+        }
+
+        fn finish(&self) -> u64 {
+            self.0
+        }
     }
 
     impl Family {
@@ -133,9 +172,10 @@ mod family {
                 name: name.into(),
                 tag_names: tag_names.iter().map(|t| Box::<str>::from(*t)).collect(),
                 cap: DEFAULT_TAG_SET_CAP,
-                ids: RefCell::new(HashMap::new()),
+                ids: RefCell::new(HashMap::default()),
                 overflow_id: RefCell::new(None),
                 key: RefCell::new(Vec::new()),
+                last: RefCell::new((Vec::new(), None)),
             }
         }
 
@@ -159,15 +199,56 @@ mod family {
         /// `0xFF`, a byte UTF-8 never contains): two keys are equal exactly when their
         /// stat names are, and the name is built and escaped only to define a new stat.
         fn id_checked(&self, values: &[&str]) -> Option<(u32, bool)> {
+            let mut last = self.last.try_borrow_mut().ok()?;
+            if let (true, Some(found)) = (self.is_key_of(&last.0, values), last.1) {
+                return Some(found);
+            }
             let mut key = self.key.try_borrow_mut().ok()?;
             key.clear();
-            for value in self.tag_names.iter().zip(values).map(|(_, value)| value) {
-                let bytes = value.as_bytes();
-                key.extend_from_slice(bytes.get(..MAX_TAG_VALUE_LEN).unwrap_or(bytes));
+            for value in self.tag_values(values) {
+                key.extend_from_slice(value);
                 key.push(0xFF);
             }
+            let found = self.lookup(&key, values);
+            if found.is_some() {
+                last.0.clear();
+                last.0.extend_from_slice(&key);
+                last.1 = found;
+            }
+            found
+        }
+
+        /// The tag values as keys hold them: one per tag name, each cut to
+        /// [`MAX_TAG_VALUE_LEN`] bytes.
+        fn tag_values<'a, 'v>(
+            &'a self,
+            values: &'v [&str],
+        ) -> impl Iterator<Item = &'v [u8]> + use<'a, 'v> {
+            self.tag_names.iter().zip(values).map(|(_, value)| {
+                let bytes = value.as_bytes();
+                bytes.get(..MAX_TAG_VALUE_LEN).unwrap_or(bytes)
+            })
+        }
+
+        /// Whether `key` is the key of `values`, compared in place (no key is built).
+        fn is_key_of(&self, key: &[u8], values: &[&str]) -> bool {
+            let mut rest = key;
+            for value in self.tag_values(values) {
+                match rest
+                    .strip_prefix(value)
+                    .and_then(|after| after.split_first())
+                {
+                    Some((0xFF, after)) => rest = after,
+                    _ => return false,
+                }
+            }
+            rest.is_empty()
+        }
+
+        /// [`Family::id_checked`] past the last-recording check.
+        fn lookup(&self, key: &[u8], values: &[&str]) -> Option<(u32, bool)> {
             let mut ids = self.ids.try_borrow_mut().ok()?;
-            if let Some(&id) = ids.get(key.as_slice()) {
+            if let Some(&id) = ids.get(key) {
                 return Some((id, false));
             }
             if ids.len() >= self.cap {
@@ -176,7 +257,7 @@ mod family {
             let mut stat_name = String::new();
             write_stat_name(&mut stat_name, &self.name, &self.tag_names, values);
             let id = self.define(&stat_name)?;
-            ids.insert(key.as_slice().into(), id);
+            ids.insert(key.into(), id);
             Some((id, false))
         }
 

@@ -19,14 +19,10 @@ use crate::names::is_service_name;
 use std::collections::BTreeMap;
 use wasmesh_sdk::identity::SpiffeId;
 
-/// An identified caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    /// The service name used in policies, metrics and the upstream header.
-    pub service: String,
-    /// The SPIFFE ID, when the identity came from a certificate.
-    pub spiffe_id: Option<String>,
-}
+/// An identified caller: its service name (used in policies, metrics and the upstream
+/// header) and its SPIFFE ID when the identity came from a certificate. The SDK's type,
+/// so that the filter hands the caller it verified on to the stages after it in a bundle.
+pub use wasmesh_sdk::VerifiedCaller as Caller;
 
 /// A compiled caller list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

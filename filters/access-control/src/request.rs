@@ -10,7 +10,6 @@ use crate::report::{caller_name, Outcome, Report};
 use crate::scan::ScannedHeaders;
 use crate::AccessControl;
 use std::net::IpAddr;
-use wasmesh_sdk::identity::parse_source_address;
 use wasmesh_sdk::{properties, Flow, HeaderMap, Http};
 
 /// Envoy's connection attributes, each read from the host at most once per request.
@@ -35,9 +34,7 @@ impl Connection for HostConnection {
     }
 
     fn source_ip(&mut self) -> Option<IpAddr> {
-        *self.ip.get_or_insert_with(|| {
-            properties::source_address().and_then(|address| parse_source_address(&address))
-        })
+        *self.ip.get_or_insert_with(properties::source_ip)
     }
 }
 
@@ -133,6 +130,9 @@ impl AccessControl {
             Some(caller) => http.set_request_header(upstream, caller.service.as_bytes()),
             None if scanned.upstream.is_present() => http.remove_request_header(upstream),
             None => {}
+        }
+        if let Some(caller) = identity.caller {
+            http.set_verified_caller(caller);
         }
         Flow::Continue
     }

@@ -11,6 +11,8 @@
 
 use std::net::Ipv6Addr;
 
+use crate::names::{byte_class, HOST_SPECIAL};
+
 /// A parsed authority, borrowing from the header value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Authority<'a> {
@@ -18,6 +20,8 @@ pub struct Authority<'a> {
     pub host: &'a [u8],
     /// The port digits after `:`; `Some(b"")` for a bare `:`.
     pub port: Option<&'a [u8]>,
+    /// Whether the host has an uppercase ASCII letter.
+    pub has_uppercase: bool,
 }
 
 impl Authority<'_> {
@@ -29,26 +33,27 @@ impl Authority<'_> {
 
 /// Parses and validates an authority; `None` when it is not a valid `host[:port]`.
 pub fn parse(value: &[u8]) -> Option<Authority<'_>> {
-    let (host, rest) = if value.first() == Some(&b'[') {
+    let (host, rest, has_uppercase) = if value.first() == Some(&b'[') {
         let close = value.iter().position(|&byte| byte == b']')?;
         let (host, rest) = value.split_at_checked(close + 1)?;
         let inner = host.get(1..close)?;
         std::str::from_utf8(inner).ok()?.parse::<Ipv6Addr>().ok()?;
-        (host, rest)
+        (host, rest, host.iter().any(u8::is_ascii_uppercase))
     } else {
-        let colon = value.iter().position(|&byte| byte == b':');
-        let (host, rest) = value.split_at_checked(colon.unwrap_or(value.len()))?;
-        if !is_valid_name_or_ipv4(host) {
-            return None;
-        }
-        (host, rest)
+        let (end, has_uppercase) = name_or_ipv4_end(value)?;
+        let (host, rest) = value.split_at_checked(end)?;
+        (host, rest, has_uppercase)
     };
     let port = match rest {
         [] => None,
         [b':', digits @ ..] if is_valid_port(digits) => Some(digits),
         _ => return None,
     };
-    Some(Authority { host, port })
+    Some(Authority {
+        host,
+        port,
+        has_uppercase,
+    })
 }
 
 fn is_valid_port(digits: &[u8]) -> bool {
@@ -64,23 +69,59 @@ fn is_valid_port(digits: &[u8]) -> bool {
             .is_some()
 }
 
-fn is_valid_name_or_ipv4(host: &[u8]) -> bool {
-    let allowed = |byte: &u8| byte.is_ascii_alphanumeric() || b"-._~".contains(byte);
-    if host.is_empty() || !host.iter().all(allowed) {
-        return false;
+/// Where the host of `value` (not an IPv6 literal) ends, at its first `:` or at its end,
+/// and whether it has uppercase letters; `None` when that host is not a valid name or
+/// IPv4 address: bytes other than letters, digits, `-`, `.`, `_` and `~`, an empty label
+/// (one trailing dot is allowed), or a last label that is a number without the host
+/// being a dotted-decimal IPv4 address. One pass over the host, then one over its last
+/// label.
+fn name_or_ipv4_end(value: &[u8]) -> Option<(usize, bool)> {
+    let mut label_start = 0;
+    let mut last_label_start = 0;
+    let mut end = value.len();
+    let mut has_uppercase = false;
+    let mut index = 0;
+    loop {
+        // Most bytes need no attention: one table lookup each.
+        while value
+            .get(index)
+            .is_some_and(|&byte| byte_class(byte) & HOST_SPECIAL == 0)
+        {
+            index += 1;
+        }
+        let Some(&byte) = value.get(index) else {
+            break;
+        };
+        match byte {
+            b'.' => {
+                if index == label_start {
+                    return None;
+                }
+                last_label_start = label_start;
+                label_start = index + 1;
+            }
+            b'A'..=b'Z' => has_uppercase = true,
+            b':' => {
+                end = index;
+                break;
+            }
+            _ => return None,
+        }
+        index += 1;
     }
-    let without_dot = host.strip_suffix(b".").unwrap_or(host);
-    if without_dot
-        .split(|&byte| byte == b'.')
-        .any(<[u8]>::is_empty)
-    {
-        return false;
+    if end == 0 {
+        return None;
     }
-    let last = without_dot.rsplit(|&byte| byte == b'.').next();
-    if last.is_some_and(is_numeric_label) {
-        return is_dotted_decimal_ipv4(without_dot);
+    // The host without its trailing dot, and its last label.
+    let (host, last) = if label_start == end {
+        (value.get(..end - 1)?, value.get(last_label_start..end - 1)?)
+    } else {
+        (value.get(..end)?, value.get(label_start..end)?)
+    };
+    if is_numeric_label(last) && !is_dotted_decimal_ipv4(host) {
+        return None;
     }
-    true
+    Some((end, has_uppercase))
 }
 
 /// A label URL parsers read as a number: decimal digits, or `0x` and hex digits.
@@ -141,7 +182,7 @@ pub struct Canonicalize {
 /// Canonicalizes a parsed authority; `None` when it is already canonical. An empty port
 /// is always removed.
 pub fn canonicalize(authority: &Authority<'_>, how: Canonicalize) -> Option<Rewritten> {
-    let lowered = how.lowercase && authority.host.iter().any(u8::is_ascii_uppercase);
+    let lowered = how.lowercase && authority.has_uppercase;
     let dot_stripped = how.strip_trailing_dot && authority.host.ends_with(b".");
     let port_stripped = authority
         .port
@@ -154,18 +195,16 @@ pub fn canonicalize(authority: &Authority<'_>, how: Canonicalize) -> Option<Rewr
     } else {
         authority.host
     };
+    // A parsed host and port are ASCII.
+    let text = |bytes| std::str::from_utf8(bytes).unwrap_or_default();
     let mut value = String::with_capacity(host.len() + 6);
-    for &byte in host {
-        let byte = if how.lowercase {
-            byte.to_ascii_lowercase()
-        } else {
-            byte
-        };
-        value.push(char::from(byte));
+    value.push_str(text(host));
+    if how.lowercase {
+        value.make_ascii_lowercase();
     }
     if let (Some(port), false) = (authority.port, port_stripped) {
         value.push(':');
-        value.extend(port.iter().map(|&byte| char::from(byte)));
+        value.push_str(text(port));
     }
     Some(Rewritten {
         value,
@@ -292,5 +331,57 @@ mod tests {
         let authority = parse(b"example.com:80").unwrap();
         let rewritten = canonicalize(&authority, ALL).unwrap();
         assert!(!rewritten.lowered && rewritten.port_stripped && !rewritten.dot_stripped);
+    }
+
+    /// The host check as it was written before the one-pass [`name_or_ipv4_end`], as a
+    /// reference.
+    fn reference_is_valid_name_or_ipv4(host: &[u8]) -> bool {
+        let allowed = |byte: &u8| byte.is_ascii_alphanumeric() || b"-._~".contains(byte);
+        if host.is_empty() || !host.iter().all(allowed) {
+            return false;
+        }
+        let without_dot = host.strip_suffix(b".").unwrap_or(host);
+        if without_dot
+            .split(|&byte| byte == b'.')
+            .any(<[u8]>::is_empty)
+        {
+            return false;
+        }
+        let last = without_dot.rsplit(|&byte| byte == b'.').next();
+        if last.is_some_and(is_numeric_label) {
+            return is_dotted_decimal_ipv4(without_dot);
+        }
+        true
+    }
+
+    #[test]
+    fn the_one_pass_host_check_agrees_with_the_reference() {
+        const PIECES: &[&[u8]] = &[
+            b"a", b"Z", b"0", b"1", b"25", b"256", b"0x", b"0X1f", b"x", b".", b".", b"-", b"_",
+            b"~", b":", b":80", b"@", b" ", b"%", b",", b"\xc3", b"svc", b"127", b"07",
+        ];
+        let mut state = 0x1234_5678_9abc_def1u64;
+        for _ in 0..60_000 {
+            let mut value = Vec::new();
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let mut bits = state;
+            for _ in 0..(bits % 8) {
+                bits /= 8;
+                value.extend_from_slice(PIECES[(bits % PIECES.len() as u64) as usize]);
+            }
+            let colon = value.iter().position(|&byte| byte == b':');
+            let host = &value[..colon.unwrap_or(value.len())];
+            let expected = reference_is_valid_name_or_ipv4(host).then_some(host.len());
+            let found = name_or_ipv4_end(&value).map(|(end, _)| end);
+            assert_eq!(found, expected, "{:?}", String::from_utf8_lossy(&value));
+            if let Some((end, has_uppercase)) = name_or_ipv4_end(&value) {
+                assert_eq!(
+                    has_uppercase,
+                    value[..end].iter().any(u8::is_ascii_uppercase)
+                );
+            }
+        }
     }
 }

@@ -14,7 +14,7 @@ use wasmesh_sdk::HeaderMap;
 
 use crate::authority::{self, Canonicalize};
 use crate::config::{RepeatedSingletons, StripPort, Underscores};
-use crate::decide::{first, group_key, AuthorityField, Changes, Checked};
+use crate::decide::{default_port, first, group_key, AuthorityField, Changes, Checked};
 use crate::facts::ConnectionFacts;
 use crate::methods::MethodVerdict;
 use crate::names::{eq_ignore_case, eq_lowercase, is_hop_by_hop, is_pseudo, list_tokens, trim_ows};
@@ -332,14 +332,7 @@ impl Normalizer {
 
 /// 80 for `http`, 443 for `https`.
 fn scheme_default_port(headers: &HeaderMap) -> Option<u16> {
-    let scheme = first(headers, b":scheme")?;
-    if scheme.eq_ignore_ascii_case(b"http") {
-        Some(80)
-    } else if scheme.eq_ignore_ascii_case(b"https") {
-        Some(443)
-    } else {
-        None
-    }
+    default_port(first(headers, b":scheme"))
 }
 
 #[cfg(test)]

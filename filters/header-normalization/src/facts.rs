@@ -2,7 +2,6 @@
 //! request needs it (most requests need none of it).
 
 use std::net::IpAddr;
-use wasmesh_sdk::identity::parse_source_address;
 use wasmesh_sdk::properties;
 
 /// Facts about the connection a request came on.
@@ -23,7 +22,7 @@ pub struct HostFacts;
 
 impl ConnectionFacts for HostFacts {
     fn source_ip(&mut self) -> Option<IpAddr> {
-        parse_source_address(&properties::source_address()?)
+        properties::source_ip()
     }
 
     fn mtls(&mut self) -> bool {

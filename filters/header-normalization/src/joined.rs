@@ -6,7 +6,7 @@
 //! lines as `:authority: svc,evil`. For a header that must appear once, a comma that
 //! starts another value is therefore a repeat.
 
-use crate::names::eq_lowercase;
+use crate::names::{eq_lowercase, has_comma};
 
 /// Where a second value starts in `value` of the singleton header `name`: the byte index
 /// of the comma before it, or `None` for a single value.
@@ -16,7 +16,7 @@ use crate::names::eq_lowercase;
 /// a second value only when what follows is not `name=` (and commas inside quoted strings
 /// never count). For every other singleton any comma does.
 pub fn second_value_at(name: &[u8], value: &[u8]) -> Option<usize> {
-    if !value.contains(&b',') {
+    if !has_comma(value) {
         return None;
     }
     if eq_lowercase(name, b"authorization") || eq_lowercase(name, b"proxy-authorization") {

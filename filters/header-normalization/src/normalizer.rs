@@ -2,7 +2,7 @@
 
 use crate::config::{AuthorityConfig, Config, RepeatedSingletons, Underscores};
 use crate::methods::Methods;
-use crate::names::{check_name, is_hop_by_hop, NameSet};
+use crate::names::{check_name, is_hop_by_hop, NameSet, NameTable};
 use crate::read::entry_path;
 use crate::trust::Trust;
 use wasmesh_sdk::path::PathOptions;
@@ -33,6 +33,8 @@ pub struct Normalizer {
     pub(crate) max_header_bytes: usize,
     pub(crate) trim_whitespace: bool,
     pub(crate) renames: Renames,
+    /// Every name some rule treats specially, for the survey of a request.
+    pub(crate) names: NameTable,
 }
 
 impl Normalizer {
@@ -79,6 +81,8 @@ impl Normalizer {
         };
 
         let renames = compile_renames(&config)?;
+        let trust = Trust::new(&config.trusted_callers)?;
+        let names = NameTable::new(&singletons, &internal, &renames, config.strip_hop_by_hop);
 
         Ok(Self {
             path: config.path,
@@ -89,12 +93,13 @@ impl Normalizer {
             repeated_singletons: config.repeated_singletons,
             strip_hop_by_hop: config.strip_hop_by_hop,
             internal,
-            trust: Trust::new(&config.trusted_callers)?,
+            trust,
             authority: config.authority,
             max_headers: usize::try_from(config.max_headers).unwrap_or(usize::MAX),
             max_header_bytes: usize::try_from(config.max_header_bytes).unwrap_or(usize::MAX),
             trim_whitespace: config.trim_whitespace,
             renames,
+            names,
         })
     }
 

@@ -294,10 +294,12 @@ fn choose(value: Value, path: &str, names: &[&str]) -> Result<usize, ConfigError
 }
 
 /// The JSON path `list[index]rest` of an entry of a list (or of a field in it).
+#[inline(never)]
 pub(crate) fn entry_path(list: &str, index: usize, rest: &str) -> String {
     format!("{list}[{index}]{rest}")
 }
 
+#[inline(never)]
 fn child(path: &str, name: &str) -> String {
     if path.is_empty() {
         name.to_owned()
@@ -306,6 +308,7 @@ fn child(path: &str, name: &str) -> String {
     }
 }
 
+#[inline(never)]
 fn expected(what: &str, found: &Value, path: &str) -> ConfigError {
     ConfigError::at(path, format!("expected {what}, found {}", describe(found)))
 }

@@ -27,29 +27,55 @@ pub mod report;
 
 use config::{Config, Settings};
 use labels::Families;
-use wasmesh_sdk::{ConfigError, Filter, Hooks, Http};
+use wasmesh_sdk::properties::AttributeBatch;
+use wasmesh_sdk::{host, ConfigError, Filter, Flow, Hooks, Http};
 
-/// The compiled filter: validated settings and the metric families.
+/// The compiled filter: validated settings, the metric families and the attributes read
+/// at the end of each stream.
 pub struct ServiceMetrics {
     settings: Settings,
     families: Families,
+    attributes: AttributeBatch,
+}
+
+/// Per-request state.
+#[derive(Debug, Default)]
+pub struct Stream {
+    /// When the request headers arrived, by the module's clock (nanoseconds).
+    started_nanos: Option<u64>,
 }
 
 impl Filter for ServiceMetrics {
     const NAME: &'static str = "service-metrics";
     /// The JSON document, read by [`Config::read`] when compiled.
     type Config = wasmesh_sdk::config::Value;
-    type Stream = ();
-    const HOOKS: Hooks = Hooks::LOG;
+    type Stream = Stream;
+    const HOOKS: Hooks = Hooks::REQUEST_HEADERS.and(Hooks::LOG);
 
     fn compile(json: wasmesh_sdk::config::Value) -> Result<Self, ConfigError> {
         let settings = Settings::compile(Config::read(&json)?)?;
         let families = Families::new(settings.naming, settings.max_label_sets);
-        Ok(ServiceMetrics { settings, families })
+        let attributes = report::attributes(settings.direction);
+        Ok(ServiceMetrics {
+            settings,
+            families,
+            attributes,
+        })
     }
 
-    fn on_log(&self, _stream: &mut (), http: &Http) {
-        report::record(&self.settings, &self.families, http);
+    /// Notes when the request headers arrived, by the module's clock.
+    fn on_request_headers(&self, stream: &mut Stream, _http: &Http) -> Flow {
+        stream.started_nanos = Some(host::now_nanos());
+        Flow::Continue
+    }
+
+    fn on_log(&self, stream: &mut Stream, http: &Http) {
+        let recorder = report::Recorder {
+            settings: &self.settings,
+            families: &self.families,
+            attributes: &self.attributes,
+        };
+        report::record(&recorder, http, stream.started_nanos);
     }
 }
 

@@ -10,7 +10,7 @@ use crate::config::{is_plain_name, HeaderFormat, TrustedHeader, UNKNOWN};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use wasmesh_sdk::identity::{parse_xfcc, SpiffeId, SpiffeMapping};
-use wasmesh_sdk::HeaderMap;
+use wasmesh_sdk::{HeaderMap, VerifiedCaller};
 
 /// What the request tells about its caller, before naming.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +67,19 @@ pub fn name_spiffe<'a>(mapping: &'a SpiffeMapping, san: &'a str) -> Party<'a> {
         service: mapping.service_of(san).unwrap_or(UNKNOWN),
         principal: id.as_str(),
         namespace: istio_namespace(&id).unwrap_or(UNKNOWN),
+    }
+}
+
+/// Names a caller a filter before this one verified: its service as given, principal and
+/// namespace from its SPIFFE ID when that is in a trusted domain.
+pub fn name_verified<'a>(mapping: &'a SpiffeMapping, caller: &'a VerifiedCaller) -> Party<'a> {
+    let named = caller
+        .spiffe_id
+        .as_deref()
+        .map_or(Party::UNKNOWN, |san| name_spiffe(mapping, san));
+    Party {
+        service: &caller.service,
+        ..named
     }
 }
 

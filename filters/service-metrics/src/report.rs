@@ -1,14 +1,17 @@
 //! Recording one request when its stream ends: reads what Envoy knows about the exchange
-//! (response code and flags, sizes, duration, peer certificates, the headers) and records
-//! the metrics with the labels of the configured naming mode.
+//! (response code and flags, sizes and connection security in one host call, peer
+//! certificates when needed), the request headers as they arrived (kept by the SDK), the
+//! caller an earlier stage verified, and records the metrics with the labels of the
+//! configured naming mode. The duration is measured with the module's clock, from the
+//! request headers to the end of the stream.
 
 use crate::config::{DestinationFrom, Direction, Naming, Settings, UNKNOWN};
 use crate::flags;
 use crate::grpc;
 use crate::labels::{Digits, Families, Labels, Measurements};
 use crate::peer::{self, Claim, Party};
-use wasmesh_sdk::identity::parse_source_address;
-use wasmesh_sdk::{properties, Http};
+use wasmesh_sdk::properties::AttributeBatch;
+use wasmesh_sdk::{host, properties, Http, VerifiedCaller};
 
 /// `reporter` of an inbound sidecar.
 const REPORTER_DESTINATION: &str = "destination";
@@ -27,16 +30,71 @@ struct Outcome<'a> {
     flags: &'a str,
 }
 
-/// Records the request whose stream just ended.
-pub fn record(settings: &Settings, families: &Families, http: &Http) {
+/// What Envoy knows of an inbound exchange when its stream ends, read in one host call
+/// (see [`AttributeBatch`]); the positions are the `AT_*` constants.
+const INBOUND_ATTRIBUTES: &[&[&str]] = &[
+    &["response", "code"],
+    &["response", "flags"],
+    &["request", "total_size"],
+    &["response", "total_size"],
+    &["connection", "mtls"],
+];
+
+/// The same for an outbound exchange, whose security is the upstream connection's.
+const OUTBOUND_ATTRIBUTES: &[&[&str]] = &[
+    &["response", "code"],
+    &["response", "flags"],
+    &["request", "total_size"],
+    &["response", "total_size"],
+];
+
+/// The attributes [`record`] reads for a sidecar on this side, as one batch (compiled once
+/// per configuration: Envoy keeps the compiled expression per plugin).
+pub fn attributes(direction: Direction) -> AttributeBatch {
+    AttributeBatch::new(match direction {
+        Direction::Inbound => INBOUND_ATTRIBUTES,
+        Direction::Outbound => OUTBOUND_ATTRIBUTES,
+    })
+}
+
+const AT_CODE: usize = 0;
+const AT_FLAGS: usize = 1;
+const AT_REQUEST_SIZE: usize = 2;
+const AT_RESPONSE_SIZE: usize = 3;
+const AT_MTLS: usize = 4;
+
+/// What [`record`] works with: the compiled configuration, the metric families and the
+/// batch of attributes from [`attributes`].
+pub struct Recorder<'a> {
+    /// The validated settings.
+    pub settings: &'a Settings,
+    /// The metric families.
+    pub families: &'a Families,
+    /// The end-of-stream attributes, for `settings.direction`.
+    pub attributes: &'a AttributeBatch,
+}
+
+/// Records the request whose stream just ended; `started_nanos` is when its request
+/// headers arrived, by the module's clock (`None`: they never did).
+pub fn record(recorder: &Recorder<'_>, http: &Http, started_nanos: Option<u64>) {
+    let Recorder {
+        settings,
+        families,
+        attributes,
+    } = *recorder;
     if reads_several_request_headers(settings) {
         // One read of the header list costs less in Envoy than two reads of one header;
-        // `http` keeps the list, and the single-header reads below are served from it.
+        // `http` keeps the list, and the single-header reads below are served from it. In
+        // a bundle the stages before this one read it already: no host call at all.
         http.request_headers();
     }
-    let code = properties::response_code().unwrap_or(0);
+    let attributes = attributes.read();
+    let code = attributes
+        .int(AT_CODE)
+        .and_then(|code| u16::try_from(code).ok())
+        .unwrap_or(0);
     let code_digits = Digits::new(code);
-    let flags = flags::short_form(properties::response_flags().unwrap_or(0));
+    let flags = flags::short_form(attributes.uint(AT_FLAGS).unwrap_or(0));
     let is_grpc = http
         .request_header("content-type")
         .is_some_and(|value| grpc::is_grpc_content_type(&value));
@@ -54,13 +112,18 @@ pub fn record(settings: &Settings, families: &Families, http: &Http) {
         grpc_status,
         flags: &flags,
     };
+    let elapsed_nanos =
+        started_nanos.map_or(0, |started| host::now_nanos().saturating_sub(started));
     let measured = Measurements {
-        duration_ms: properties::request_duration_nanos().unwrap_or(0) / 1_000_000,
-        request_bytes: properties::request_total_size().unwrap_or(0),
-        response_bytes: properties::response_total_size().unwrap_or(0),
+        duration_ms: elapsed_nanos / 1_000_000,
+        request_bytes: attributes.uint(AT_REQUEST_SIZE).unwrap_or(0),
+        response_bytes: attributes.uint(AT_RESPONSE_SIZE).unwrap_or(0),
     };
     match settings.direction {
-        Direction::Inbound => inbound(settings, families, http, &outcome, measured),
+        Direction::Inbound => {
+            let mtls = attributes.bool(AT_MTLS) == Some(true);
+            inbound(settings, families, http, mtls, &outcome, measured);
+        }
         Direction::Outbound => outbound(settings, families, http, &outcome, measured),
     }
 }
@@ -83,23 +146,40 @@ fn inbound_claim(settings: &Settings, http: &Http, mtls: bool) -> Claim {
     let Some(trusted) = &settings.trusted_header else {
         return Claim::Nobody;
     };
-    let peer_ip = properties::source_address().and_then(|a| parse_source_address(&a));
+    let peer_ip = properties::source_ip();
     if !peer_ip.is_some_and(|ip| trusted.from.iter().any(|block| block.contains(ip))) {
         return Claim::Nobody;
     }
     peer::header_claim(trusted, peer_ip, &http.request_headers())
 }
 
+/// The caller: the one a filter before this one in the module verified (access-control in
+/// the bundle), else named from this filter's own claim.
+fn caller<'a>(
+    settings: &'a Settings,
+    verified: Option<&'a VerifiedCaller>,
+    claim: &'a Claim,
+) -> Party<'a> {
+    match verified {
+        Some(caller) => peer::name_verified(&settings.mapping, caller),
+        None => peer::name_claim(&settings.mapping, claim),
+    }
+}
+
 fn inbound(
     settings: &Settings,
     families: &Families,
     http: &Http,
+    mtls: bool,
     outcome: &Outcome<'_>,
     measured: Measurements,
 ) {
-    let mtls = properties::mtls() == Some(true);
-    let claim = inbound_claim(settings, http, mtls);
-    let caller = peer::name_claim(&settings.mapping, &claim);
+    let verified = http.verified_caller();
+    let claim = match verified {
+        Some(_) => Claim::Nobody,
+        None => inbound_claim(settings, http, mtls),
+    };
+    let caller = caller(settings, verified.as_deref(), &claim);
     let local_san = match settings.naming {
         Naming::Istio => properties::string(&["connection", "uri_san_local_certificate"]),
         Naming::Native => None,

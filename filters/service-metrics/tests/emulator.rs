@@ -28,6 +28,9 @@ const ISTIO: [&str; 4] = [
     "istio_response_bytes",
 ];
 
+/// The host time at which every exchange's request headers are sent.
+const START_NANOS: u64 = 1_700_000_000_000_000_000;
+
 const UF: i64 = 1 << 5;
 const UC: i64 = 1 << 6;
 const NR: i64 = 1 << 8;
@@ -36,6 +39,8 @@ const URX: i64 = 1 << 15;
 fn host(config: &str) -> Host {
     let host = Host::new(wasmesh_sdk::register::<ServiceMetrics>);
     assert!(host.configure(config), "config refused: {:?}", host.logs());
+    // Envoy defines `connection.mtls` for every downstream connection.
+    host.set_property(&["connection", "mtls"], false);
     host
 }
 
@@ -132,9 +137,13 @@ impl<'a> Exchange<'a> {
         self
     }
 
+    /// The stream, its request headers sent at the host time `START_NANOS` and its end
+    /// `duration_nanos` later (the filter measures durations with the host's clock).
     fn stream(&self, host: &Host) -> HttpStream {
+        host.set_time_nanos(START_NANOS);
         let stream = host.stream();
         stream.send_request_headers(&self.request);
+        host.set_time_nanos(START_NANOS + u64::try_from(self.duration_nanos).unwrap());
         if let Some(response) = &self.response {
             stream.send_response_headers(response);
         }
@@ -145,7 +154,6 @@ impl<'a> Exchange<'a> {
             stream.set_property(&["response", "code"], code);
         }
         stream.set_property(&["response", "flags"], self.flags);
-        stream.set_property(&["request", "duration"], self.duration_nanos);
         stream.set_property(&["request", "total_size"], self.request_bytes);
         stream.set_property(&["response", "total_size"], self.response_bytes);
         for (path, value) in &self.properties {
@@ -275,6 +283,60 @@ fn the_request_headers_are_read_once_per_request() {
             "{config}"
         );
     }
+}
+
+#[test]
+fn the_end_of_stream_attributes_are_one_host_call_and_durations_the_clock() {
+    let host = host(INBOUND);
+    Exchange::ok().send(&host);
+    let created = host.host_calls("proxy_call_foreign_function");
+    assert_eq!(created, 2, "expr_create once, then one expr_evaluate");
+    Exchange::ok().send(&host);
+    assert_eq!(host.host_calls("proxy_call_foreign_function"), 3);
+    assert_eq!(host.host_calls("proxy_get_property"), 0);
+    assert_eq!(host.host_calls("proxy_get_current_time_nanoseconds"), 4);
+    let samples = |metric: &str| host.metric(&INBOUND_OK.stat(metric)).unwrap().samples;
+    assert_eq!(samples(NATIVE[1]), vec![12, 12]);
+    assert_eq!(samples(NATIVE[2]), vec![100, 100]);
+    assert_eq!(samples(NATIVE[3]), vec![250, 250]);
+}
+
+#[test]
+fn a_host_without_cel_gives_the_same_metrics_one_property_at_a_time() {
+    let host = host(INBOUND);
+    host.refuse_foreign_functions();
+    Exchange::ok().status(503).send(&host);
+    let labels = Native {
+        code: "503",
+        ..INBOUND_OK
+    };
+    assert_eq!(labels.requests(&host), Some(1));
+    assert_eq!(
+        host.metric(&labels.stat(NATIVE[2])).unwrap().samples,
+        vec![100]
+    );
+    assert_eq!(host.host_calls("proxy_get_property"), 5);
+}
+
+#[test]
+fn an_attribute_without_value_falls_back_to_one_read_each() {
+    // A stream reset before any response has no response.code: Envoy's evaluation of the
+    // batch fails, and the filter reads each attribute on its own.
+    let host = host(INBOUND);
+    Exchange {
+        code: None,
+        ..Exchange::ok()
+    }
+    .send(&host);
+    let labels = Native {
+        code: "0",
+        ..INBOUND_OK
+    };
+    assert_eq!(labels.requests(&host), Some(1));
+    assert_eq!(
+        host.metric(&labels.stat(NATIVE[3])).unwrap().samples,
+        vec![250]
+    );
 }
 
 #[test]

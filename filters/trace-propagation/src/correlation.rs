@@ -1,32 +1,42 @@
 //! Request correlation beside the trace context: `x-request-id` and W3C `baggage`.
 
-use crate::plan::Edit;
 use crate::received::Values;
-use wasmesh_sdk::trace::baggage::{is_within_limits, BAGGAGE};
-use wasmesh_sdk::trace::request_id::X_REQUEST_ID;
-use wasmesh_sdk::trace::{limit_baggage, new_request_id};
+use wasmesh_sdk::trace::baggage::is_within_limits;
+use wasmesh_sdk::trace::{limit_baggage, new_request_id_value, HeaderValue};
 
 /// A new UUID v4 `x-request-id` when the request has none (`values` is empty), an empty
 /// one, or several (which one would be right is unknown); nothing when it has exactly one.
-pub fn request_id_of(values: &Values<'_>, random: &mut dyn FnMut(&mut [u8])) -> Option<Edit> {
+pub fn request_id_of(
+    values: &Values<'_>,
+    random: &mut dyn FnMut(&mut [u8]),
+) -> Option<HeaderValue> {
     let blank = |value: &[u8]| value.iter().all(|b| *b == b' ' || *b == b'\t');
     match values.as_slice() {
         [value] if !blank(value) => None,
-        _ => Some(Edit::Set(X_REQUEST_ID, new_request_id(random))),
+        _ => Some(new_request_id_value(random)),
     }
+}
+
+/// What happens to `baggage`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Baggage {
+    /// It is replaced with this value.
+    Set(String),
+    /// It is removed.
+    Remove,
 }
 
 /// The `baggage` header to forward, from the received `values`: with `forward`, within the
 /// W3C limits (valid members only, at most 64 members and 8192 bytes, whole members,
 /// repeated fields combined into one); without, removed. Nothing when there is no baggage
 /// or it is forwarded unchanged.
-pub fn baggage_of(values: &Values<'_>, forward: bool) -> Option<Edit> {
+pub fn baggage_of(values: &Values<'_>, forward: bool) -> Option<Baggage> {
     let values = values.as_slice();
     if values.is_empty() {
         return None;
     }
     if !forward {
-        return Some(Edit::Remove(BAGGAGE));
+        return Some(Baggage::Remove);
     }
     if let [value] = values {
         if is_within_limits(value) {
@@ -35,8 +45,8 @@ pub fn baggage_of(values: &Values<'_>, forward: bool) -> Option<Edit> {
     }
     match limit_baggage(values) {
         Some(limited) if values == [limited.as_bytes()] => None,
-        Some(limited) => Some(Edit::Set(BAGGAGE, limited)),
-        None => Some(Edit::Remove(BAGGAGE)),
+        Some(limited) => Some(Baggage::Set(limited)),
+        None => Some(Baggage::Remove),
     }
 }
 
@@ -44,15 +54,35 @@ pub fn baggage_of(values: &Values<'_>, forward: bool) -> Option<Edit> {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::received::Received;
+    use crate::plan::{Edit, Edits, BAGGAGE_AT, REQUEST_ID_AT};
+    use crate::received::{Received, Slot};
+    use wasmesh_sdk::trace::baggage::BAGGAGE;
+    use wasmesh_sdk::trace::request_id::X_REQUEST_ID;
     use wasmesh_sdk::HeaderMap;
 
-    fn request_id(headers: &HeaderMap, random: &mut dyn FnMut(&mut [u8])) -> Option<Edit> {
-        request_id_of(&Received::read(headers).x_request_id, random)
+    /// The one change in `edits`, which the test keeps.
+    fn only_change(edits: Edits) -> Option<Edit<'static>> {
+        let edits: &'static Edits = Box::leak(Box::new(edits));
+        assert!(edits.len() <= 1);
+        edits.iter().next()
     }
 
-    fn baggage(headers: &HeaderMap, forward: bool) -> Option<Edit> {
-        baggage_of(&Received::read(headers).baggage, forward)
+    fn request_id(headers: &HeaderMap, random: &mut dyn FnMut(&mut [u8])) -> Option<Edit<'static>> {
+        let mut edits = Edits::new();
+        if let Some(value) = request_id_of(&Received::read(headers).get(Slot::RequestId), random) {
+            edits.set_made(REQUEST_ID_AT, &value);
+        }
+        only_change(edits)
+    }
+
+    fn baggage(headers: &HeaderMap, forward: bool) -> Option<Edit<'static>> {
+        let mut edits = Edits::new();
+        match baggage_of(&Received::read(headers).get(Slot::Baggage), forward) {
+            Some(Baggage::Set(value)) => edits.set_built(BAGGAGE_AT, value),
+            Some(Baggage::Remove) => edits.remove(BAGGAGE_AT),
+            None => {}
+        }
+        only_change(edits)
     }
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
@@ -67,7 +97,7 @@ mod tests {
     fn a_request_id_is_generated_when_absent_blank_or_repeated() {
         let generated = Some(Edit::Set(
             X_REQUEST_ID,
-            "11111111-1111-4111-9111-111111111111".to_owned(),
+            "11111111-1111-4111-9111-111111111111".into(),
         ));
         assert_eq!(request_id(&headers(&[]), &mut ones), generated);
         assert_eq!(
@@ -93,11 +123,11 @@ mod tests {
         assert_eq!(baggage(&headers(&[("baggage", "a=1,b=2")]), true), None);
         assert_eq!(
             baggage(&headers(&[("baggage", "a=1"), ("baggage", "b=2")]), true),
-            Some(Edit::Set(BAGGAGE, "a=1,b=2".to_owned()))
+            Some(Edit::Set(BAGGAGE, "a=1,b=2".into()))
         );
         assert_eq!(
             baggage(&headers(&[("baggage", "a=1, bad key=2")]), true),
-            Some(Edit::Set(BAGGAGE, "a=1".to_owned()))
+            Some(Edit::Set(BAGGAGE, "a=1".into()))
         );
         assert_eq!(
             baggage(&headers(&[("baggage", "bad key=2")]), true),
@@ -116,12 +146,14 @@ mod tests {
         else {
             panic!("not limited")
         };
+        let kept = kept.to_string();
         assert_eq!(kept.split(',').count(), 64);
         assert!(kept.ends_with("k63=v"));
         let big = format!("a={},b={},c=1", "x".repeat(5000), "y".repeat(5000));
         let Some(Edit::Set(_, kept)) = baggage(&headers(&[("baggage", &big)]), true) else {
             panic!("not limited")
         };
+        let kept = kept.to_string();
         assert!(kept.len() <= 8192);
         assert!(
             kept.starts_with("a=x") && kept.ends_with(",c=1"),

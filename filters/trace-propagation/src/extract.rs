@@ -4,7 +4,7 @@
 //! read when there is no valid `traceparent`. Every value of every header is read, so a
 //! repeated header is seen (and is invalid).
 
-use crate::received::Received;
+use crate::received::{Received, Slot};
 use wasmesh_sdk::trace::{B3Error, B3MultiValues, TraceParent, TraceParentError, B3};
 
 /// What the request's trace headers carry.
@@ -40,19 +40,28 @@ impl std::fmt::Display for Invalid {
 
 /// Reads the incoming context from the request's trace headers.
 pub fn extract_received(received: &Received<'_>) -> Incoming {
-    let w3c_error = match TraceParent::parse(received.traceparent.as_slice()) {
+    let w3c_error = match TraceParent::parse(received.get(Slot::TraceParent).as_slice()) {
         Ok(traceparent) => return Incoming::W3c(traceparent),
         Err(TraceParentError::Missing) => None,
         Err(error) => Some(Invalid::W3c(error)),
     };
+    let [single, trace_id, span_id, parent_span_id, sampled, flags] = [
+        Slot::B3,
+        Slot::B3TraceId,
+        Slot::B3SpanId,
+        Slot::B3ParentSpanId,
+        Slot::B3Sampled,
+        Slot::B3Flags,
+    ]
+    .map(|slot| received.get(slot));
     let multi = B3MultiValues {
-        trace_id: received.x_b3_trace_id.as_slice(),
-        span_id: received.x_b3_span_id.as_slice(),
-        parent_span_id: received.x_b3_parent_span_id.as_slice(),
-        sampled: received.x_b3_sampled.as_slice(),
-        flags: received.x_b3_flags.as_slice(),
+        trace_id: trace_id.as_slice(),
+        span_id: span_id.as_slice(),
+        parent_span_id: parent_span_id.as_slice(),
+        sampled: sampled.as_slice(),
+        flags: flags.as_slice(),
     };
-    match (B3::extract(received.b3.as_slice(), &multi), w3c_error) {
+    match (B3::extract(single.as_slice(), &multi), w3c_error) {
         (Ok(b3), _) => Incoming::B3(b3),
         (Err(_), Some(w3c_error)) => Incoming::Invalid(w3c_error),
         (Err(B3Error::Missing), None) => Incoming::None,

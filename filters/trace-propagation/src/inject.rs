@@ -8,7 +8,9 @@ use wasmesh_sdk::trace::tracestate::TRACESTATE;
 use wasmesh_sdk::trace::{TraceParent, B3};
 
 use crate::config::Format;
-use crate::outgoing::Outgoing;
+use crate::outgoing::{Outgoing, OutgoingState};
+use crate::plan::Edits;
+use crate::received::NAMES;
 
 /// Every request header this filter owns: each one not injected is removed, so no stale
 /// context of another format travels next to the one sent.
@@ -23,13 +25,21 @@ pub const TRACE_HEADERS: [&str; 8] = [
     X_B3_FLAGS,
 ];
 
-/// The trace headers to send for `outgoing`, in `formats` order, as `(name, value)`.
+/// Where `traceparent`, `tracestate` and `b3` are in [`TRACE_HEADERS`].
+const TRACEPARENT_AT: usize = 0;
+const TRACESTATE_AT: usize = 1;
+const B3_SINGLE_AT: usize = 2;
+
+/// Adds to `edits` the trace headers to send for `outgoing`, in `formats` order, and
+/// returns which of [`TRACE_HEADERS`] are sent (bit `i` for `TRACE_HEADERS[i]`), or kept as
+/// received.
 ///
-/// W3C: one `traceparent` (version `00`) and, when not empty, one `tracestate`. B3: the
-/// same ids, the decision (`d` / `x-b3-flags: 1` for debug), and a parent span id only when
-/// this hop made a new span.
-pub fn trace_headers(outgoing: &Outgoing, formats: &[Format]) -> Vec<(&'static str, String)> {
-    let mut headers = Vec::with_capacity(6);
+/// W3C: one `traceparent` (version `00`) and, when not empty, one `tracestate` (a
+/// `tracestate` kept as received is not written again). B3: the same ids, the decision
+/// (`d` / `x-b3-flags: 1` for debug), and a parent span id only when this hop made a new
+/// span.
+pub fn trace_headers(outgoing: &Outgoing<'_>, formats: &[Format], edits: &mut Edits) -> u16 {
+    let mut sent = 0;
     let b3 = B3::Context {
         context: outgoing.context,
         parent_span_id: outgoing.parent_span_id,
@@ -39,20 +49,34 @@ pub fn trace_headers(outgoing: &Outgoing, formats: &[Format]) -> Vec<(&'static s
             Format::W3c => {
                 let traceparent =
                     TraceParent::from_span_context(&outgoing.context, outgoing.random_trace_id);
-                headers.push((TRACEPARENT, traceparent.to_header()));
-                if !outgoing.tracestate.is_empty() {
-                    headers.push((TRACESTATE, outgoing.tracestate.to_header()));
+                if edits.set_written(TRACEPARENT_AT, &mut |out| traceparent.write_header(out)) {
+                    sent |= 1 << TRACEPARENT_AT;
+                }
+                match &outgoing.tracestate {
+                    OutgoingState::Received(_) => sent |= 1 << TRACESTATE_AT,
+                    OutgoingState::List(list) if !list.is_empty() => {
+                        edits.set_built(TRACESTATE_AT, list.to_header());
+                        sent |= 1 << TRACESTATE_AT;
+                    }
+                    OutgoingState::List(_) => {}
                 }
             }
             Format::B3 => {
-                if let Some(value) = b3.to_single_header() {
-                    headers.push((B3_SINGLE, value));
+                if edits.set_written(B3_SINGLE_AT, &mut |out| b3.write_single_header(out)) {
+                    sent |= 1 << B3_SINGLE_AT;
                 }
             }
-            Format::B3multi => headers.extend(b3.to_multi_headers()),
+            Format::B3multi => {
+                for (name, value) in b3.to_multi_values() {
+                    if let Some(index) = NAMES.iter().position(|known| *known == name) {
+                        edits.set_made(index, &value);
+                        sent |= 1 << index;
+                    }
+                }
+            }
         }
     }
-    headers
+    sent
 }
 
 #[cfg(test)]
@@ -60,9 +84,10 @@ pub fn trace_headers(outgoing: &Outgoing, formats: &[Format]) -> Vec<(&'static s
 mod tests {
     use super::*;
     use crate::outgoing::Outcome;
+    use crate::plan::Edit;
     use wasmesh_sdk::trace::{Sampling, SpanContext, SpanId, TraceId, TraceState};
 
-    fn outgoing(sampling: Sampling, parent: Option<&str>, tracestate: &str) -> Outgoing {
+    fn outgoing(sampling: Sampling, parent: Option<&str>, tracestate: &str) -> Outgoing<'static> {
         Outgoing {
             context: SpanContext {
                 trace_id: TraceId::from_hex(b"4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
@@ -71,13 +96,26 @@ mod tests {
             },
             random_trace_id: true,
             parent_span_id: parent.map(|p| SpanId::from_hex(p.as_bytes()).unwrap()),
-            tracestate: TraceState::parse(&[tracestate.as_bytes()]),
+            tracestate: TraceState::parse(&[tracestate.as_bytes()]).into(),
             outcome: Outcome::Started,
         }
     }
 
-    fn names(headers: &[(&str, String)]) -> Vec<String> {
-        headers.iter().map(|(n, v)| format!("{n}: {v}")).collect()
+    /// The headers [`super::trace_headers`] sends.
+    fn trace_headers(outgoing: &Outgoing<'_>, formats: &[Format]) -> Edits {
+        let mut edits = Edits::new();
+        super::trace_headers(outgoing, formats, &mut edits);
+        edits
+    }
+
+    fn names(headers: &Edits) -> Vec<String> {
+        headers
+            .iter()
+            .map(|edit| match edit {
+                Edit::Set(n, v) => format!("{n}: {v}"),
+                Edit::Remove(n) => format!("{n} removed"),
+            })
+            .collect()
     }
 
     #[test]
@@ -125,6 +163,6 @@ mod tests {
     #[test]
     fn debug_is_sent_as_sampled_in_w3c() {
         let debug = outgoing(Sampling::Debug, None, "");
-        assert!(trace_headers(&debug, &[Format::W3c])[0].1.ends_with("-03"));
+        assert!(names(&trace_headers(&debug, &[Format::W3c]))[0].ends_with("-03"));
     }
 }

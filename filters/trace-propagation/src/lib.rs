@@ -29,7 +29,6 @@ pub use config::{Config, Format, SamplingConfig, TrustBoundary};
 use config::Settings;
 use outgoing::Outcome;
 use plan::Edit;
-use wasmesh_sdk::host;
 use wasmesh_sdk::metrics::Counter;
 use wasmesh_sdk::trace::TraceId;
 use wasmesh_sdk::{ConfigError, Filter, Flow, Hooks, Http};
@@ -71,7 +70,7 @@ impl Filter for TracePropagation {
 
     fn on_request_headers(&self, stream: &mut Stream, http: &Http) -> Flow {
         let headers = http.request_headers();
-        let mut random = host::random_bytes;
+        let mut random = wasmesh_sdk::random::fill;
         let plan = plan::plan(&self.settings, &headers, &mut random);
         for edit in &plan.edits {
             match edit {

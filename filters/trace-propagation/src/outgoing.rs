@@ -9,12 +9,13 @@
 
 use crate::config::{Boundary, Settings};
 use crate::extract::{extract_received, Incoming, Invalid};
-use crate::received::Received;
+use crate::received::{Received, Slot};
+use wasmesh_sdk::trace::tracestate::is_canonical;
 use wasmesh_sdk::trace::{Sampling, SpanContext, SpanId, TraceId, TraceParent, TraceState, B3};
 
 /// The context of the forwarded request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outgoing {
+pub struct Outgoing<'a> {
     /// Trace id, the span id the next hop sees as its parent, and the sampling decision
     /// (never deferred).
     pub context: SpanContext,
@@ -23,10 +24,46 @@ pub struct Outgoing {
     /// The span this request's span is a child of, sent as B3 `ParentSpanId`: the incoming
     /// span when a new span id was made, else none.
     pub parent_span_id: Option<SpanId>,
-    /// The `tracestate` to send (empty: none).
-    pub tracestate: TraceState,
+    /// The `tracestate` to send.
+    pub tracestate: OutgoingState<'a>,
     /// What happened to the incoming context.
     pub outcome: Outcome,
+}
+
+/// The `tracestate` of the forwarded request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutgoingState<'a> {
+    /// The request's one `tracestate` value, valid and sent on as it is, without being
+    /// parsed into a list.
+    Received(&'a [u8]),
+    /// A list made here (empty: none is sent): several received values combined, invalid
+    /// members dropped, or the entry a `restart` boundary keeps.
+    List(TraceState),
+}
+
+impl OutgoingState<'_> {
+    /// Whether no `tracestate` is sent.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Self::Received(_) => false,
+            Self::List(list) => list.is_empty(),
+        }
+    }
+
+    /// The header value sent (empty: none).
+    #[cfg(test)]
+    pub fn to_header(&self) -> String {
+        match self {
+            Self::Received(value) => String::from_utf8_lossy(value).into_owned(),
+            Self::List(list) => list.to_header(),
+        }
+    }
+}
+
+impl From<TraceState> for OutgoingState<'_> {
+    fn from(list: TraceState) -> Self {
+        Self::List(list)
+    }
 }
 
 /// What happened to the incoming context; the `context` tag of the request counter.
@@ -74,11 +111,11 @@ impl Outcome {
 }
 
 /// The outgoing context for a request whose trace headers are `received`.
-pub fn decide_received(
+pub fn decide_received<'a>(
     settings: &Settings,
-    received: &Received<'_>,
+    received: &Received<'a>,
     random: &mut dyn FnMut(&mut [u8]),
-) -> Outgoing {
+) -> Outgoing<'a> {
     let (context, random_trace_id, source) = match extract_received(received) {
         Incoming::W3c(traceparent) => (
             traceparent.to_span_context(),
@@ -110,21 +147,23 @@ pub fn decide_received(
     );
     if let Some(key) = link_key {
         let incoming = TraceParent::from_span_context(&context, random_trace_id);
+        let mut list = TraceState::new();
         // The key was validated when compiling, and a traceparent is a valid value.
-        let _ = outgoing.tracestate.put_front(key, &incoming.to_header());
+        let _ = list.put_front(key, incoming.to_header_value().as_str());
+        outgoing.tracestate = OutgoingState::List(list);
     }
     outgoing
 }
 
 /// Continues the incoming `context`.
-fn continue_trace(
+fn continue_trace<'a>(
     settings: &Settings,
-    received: &Received<'_>,
+    received: &Received<'a>,
     context: SpanContext,
     random_trace_id: bool,
     source: Source,
     random: &mut dyn FnMut(&mut [u8]),
-) -> Outgoing {
+) -> Outgoing<'a> {
     let sampling =
         settings
             .sampler
@@ -134,9 +173,11 @@ fn continue_trace(
     } else {
         (context.span_id, None)
     };
-    let tracestate = match source {
-        Source::W3c => TraceState::parse(received.tracestate.as_slice()),
-        Source::B3 => TraceState::new(),
+    let tracestate = received.get(Slot::TraceState);
+    let tracestate = match (source, tracestate.as_slice()) {
+        (Source::W3c, [value]) if is_canonical(value) => OutgoingState::Received(value),
+        (Source::W3c, values) => OutgoingState::List(TraceState::parse(values)),
+        (Source::B3, _) => OutgoingState::List(TraceState::new()),
     };
     Outgoing {
         context: SpanContext {
@@ -153,12 +194,12 @@ fn continue_trace(
 
 /// A new trace; `incoming` is a sampling decision that came without ids (B3 `b3: 0`),
 /// kept when trusted, or [`Sampling::Deferred`].
-fn new_trace(
+fn new_trace<'a>(
     settings: &Settings,
     incoming: Sampling,
     outcome: Outcome,
     random: &mut dyn FnMut(&mut [u8]),
-) -> Outgoing {
+) -> Outgoing<'a> {
     let trace_id = TraceId::random(random);
     let span_id = SpanId::random(random);
     let sampling = settings.sampler.decide(incoming, &trace_id, true, random);
@@ -170,7 +211,7 @@ fn new_trace(
         },
         random_trace_id: true,
         parent_span_id: None,
-        tracestate: TraceState::new(),
+        tracestate: OutgoingState::List(TraceState::new()),
         outcome,
     }
 }
@@ -182,11 +223,11 @@ mod tests {
     use crate::received::Received;
     use wasmesh_sdk::HeaderMap;
 
-    fn decide(
+    fn decide<'a>(
         settings: &Settings,
-        headers: &HeaderMap,
+        headers: &'a HeaderMap,
         random: &mut dyn FnMut(&mut [u8]),
-    ) -> Outgoing {
+    ) -> Outgoing<'a> {
         decide_received(settings, &Received::read(headers), random)
     }
     use crate::config::Config;
@@ -212,8 +253,10 @@ mod tests {
         }
     }
 
-    fn decide_with(json: &str, pairs: &[(&str, &str)]) -> Outgoing {
-        decide(&settings(json), &headers(pairs), &mut counter())
+    fn decide_with(json: &str, pairs: &[(&str, &str)]) -> Outgoing<'static> {
+        // The outgoing context may borrow the request's `tracestate`.
+        let request: &'static HeaderMap = Box::leak(Box::new(headers(pairs)));
+        decide(&settings(json), request, &mut counter())
     }
 
     #[test]

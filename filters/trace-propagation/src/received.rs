@@ -1,7 +1,7 @@
 //! The request headers this filter reads, gathered in one pass over the request.
 //!
-//! Every value of every header is kept, in order, so a repeated header is still seen (and
-//! refused where the format says so). Names are matched without regard to ASCII case, as
+//! Every value of every header is available, in order, so a repeated header is still seen
+//! (and refused where the format says so). Names are matched without regard to ASCII case, as
 //! [`HeaderMap::values`] does.
 
 use wasmesh_sdk::trace::b3::{
@@ -13,143 +13,154 @@ use wasmesh_sdk::trace::traceparent::TRACEPARENT;
 use wasmesh_sdk::trace::tracestate::TRACESTATE;
 use wasmesh_sdk::HeaderMap;
 
-/// How many values of one header are kept without allocating.
-const INLINE_VALUES: usize = 2;
-
-/// Every value of one header, in order; the first [`INLINE_VALUES`] without allocating.
+/// Every value of one header, in order.
 #[derive(Debug, Default)]
 pub struct Values<'a> {
-    inline: [&'a [u8]; INLINE_VALUES],
-    count: usize,
-    /// All the values once there are more than [`INLINE_VALUES`].
-    spilled: Vec<&'a [u8]>,
+    /// The value of a header that appears once.
+    single: Option<&'a [u8]>,
+    /// All the values of a header that appears more than once.
+    all: Vec<&'a [u8]>,
 }
 
 impl<'a> Values<'a> {
-    /// Adds the next value.
-    fn push(&mut self, value: &'a [u8]) {
-        if let Some(slot) = self.inline.get_mut(self.count) {
-            *slot = value;
-        } else {
-            if self.spilled.is_empty() {
-                self.spilled.extend_from_slice(&self.inline);
-            }
-            self.spilled.push(value);
-        }
-        self.count += 1;
-    }
-
     /// The values, in order.
     pub fn as_slice(&self) -> &[&'a [u8]] {
-        if self.count > INLINE_VALUES {
-            &self.spilled
+        if self.all.is_empty() {
+            self.single.as_slice()
         } else {
-            self.inline.get(..self.count).unwrap_or_default()
+            &self.all
         }
-    }
-
-    /// Whether the header is absent.
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
     }
 }
 
-/// The values of the trace and correlation headers of a request.
-#[derive(Debug, Default)]
+/// The trace and correlation headers of a request, as found in one pass over it.
+///
+/// Small, so that reading it costs little: the first value of each header, and which ones
+/// are repeated (their values are gathered again from the request, which is rare).
+#[derive(Debug)]
 pub struct Received<'a> {
-    /// `traceparent`.
-    pub traceparent: Values<'a>,
-    /// `tracestate`.
-    pub tracestate: Values<'a>,
-    /// `b3`.
-    pub b3: Values<'a>,
-    /// `x-b3-traceid`.
-    pub x_b3_trace_id: Values<'a>,
-    /// `x-b3-spanid`.
-    pub x_b3_span_id: Values<'a>,
-    /// `x-b3-parentspanid`.
-    pub x_b3_parent_span_id: Values<'a>,
-    /// `x-b3-sampled`.
-    pub x_b3_sampled: Values<'a>,
-    /// `x-b3-flags`.
-    pub x_b3_flags: Values<'a>,
-    /// `x-request-id`.
-    pub x_request_id: Values<'a>,
-    /// `baggage`.
-    pub baggage: Values<'a>,
+    /// Which headers are present: bit `i` for [`Slot`] `i`, the trace headers being in
+    /// [`crate::inject::TRACE_HEADERS`] order.
+    pub present: u16,
+    /// Which headers appear more than once, as in `present`.
+    repeated: u16,
+    /// The first value of each header, by [`Slot`].
+    first: [Option<&'a [u8]>; SLOTS],
+    headers: &'a HeaderMap,
 }
 
 impl<'a> Received<'a> {
     /// Reads the headers of interest from `headers`, in one pass.
     pub fn read(headers: &'a HeaderMap) -> Self {
-        let mut received = Self::default();
+        let mut received = Self {
+            present: 0,
+            repeated: 0,
+            first: [None; SLOTS],
+            headers,
+        };
         for (name, value) in headers.iter() {
-            if let Some(values) = received.values_mut(name) {
-                values.push(value);
+            if let Some(slot) = Slot::of(name) {
+                let bit = slot.bit();
+                if received.present & bit == 0 {
+                    received.present |= bit;
+                    if let Some(first) = received.first.get_mut(slot as usize) {
+                        *first = Some(value);
+                    }
+                } else {
+                    received.repeated |= bit;
+                }
             }
         }
         received
     }
 
+    /// Every value of the header `slot`, in order.
+    pub fn get(&self, slot: Slot) -> Values<'a> {
+        if self.repeated & slot.bit() != 0 {
+            return Values {
+                single: None,
+                all: self.headers.values(slot.name()).collect(),
+            };
+        }
+        Values {
+            single: self.first.get(slot as usize).copied().flatten(),
+            all: Vec::new(),
+        }
+    }
+
     /// The values of the header `name` when it is one this filter reads (`name` is
     /// compared without regard to ASCII case).
-    pub fn values(&self, name: &str) -> Option<&Values<'a>> {
-        let slot = Slot::of(name.as_bytes())?;
-        Some(match slot {
-            Slot::TraceParent => &self.traceparent,
-            Slot::TraceState => &self.tracestate,
-            Slot::B3 => &self.b3,
-            Slot::B3TraceId => &self.x_b3_trace_id,
-            Slot::B3SpanId => &self.x_b3_span_id,
-            Slot::B3ParentSpanId => &self.x_b3_parent_span_id,
-            Slot::B3Sampled => &self.x_b3_sampled,
-            Slot::B3Flags => &self.x_b3_flags,
-            Slot::RequestId => &self.x_request_id,
-            Slot::Baggage => &self.baggage,
-        })
+    #[cfg(test)]
+    pub fn values(&self, name: &str) -> Option<Values<'a>> {
+        Slot::of(name.as_bytes()).map(|slot| self.get(slot))
     }
 
     /// Whether the header `name` is present; `false` for a header this filter does not read.
+    #[cfg(test)]
     pub fn contains(&self, name: &str) -> bool {
-        self.values(name).is_some_and(|values| !values.is_empty())
-    }
-
-    fn values_mut(&mut self, name: &[u8]) -> Option<&mut Values<'a>> {
-        let slot = Slot::of(name)?;
-        Some(match slot {
-            Slot::TraceParent => &mut self.traceparent,
-            Slot::TraceState => &mut self.tracestate,
-            Slot::B3 => &mut self.b3,
-            Slot::B3TraceId => &mut self.x_b3_trace_id,
-            Slot::B3SpanId => &mut self.x_b3_span_id,
-            Slot::B3ParentSpanId => &mut self.x_b3_parent_span_id,
-            Slot::B3Sampled => &mut self.x_b3_sampled,
-            Slot::B3Flags => &mut self.x_b3_flags,
-            Slot::RequestId => &mut self.x_request_id,
-            Slot::Baggage => &mut self.baggage,
-        })
+        Slot::of(name.as_bytes()).is_some_and(|slot| self.present & slot.bit() != 0)
     }
 }
 
-/// One of the headers this filter reads.
+/// How many headers this filter reads.
+const SLOTS: usize = 10;
+
+/// The names of the headers this filter reads, by [`Slot`]: the trace headers in
+/// [`crate::inject::TRACE_HEADERS`] order, then `x-request-id` and `baggage`.
+pub const NAMES: [&str; SLOTS] = [
+    TRACEPARENT,
+    TRACESTATE,
+    B3_SINGLE,
+    X_B3_TRACE_ID,
+    X_B3_SPAN_ID,
+    X_B3_PARENT_SPAN_ID,
+    X_B3_SAMPLED,
+    X_B3_FLAGS,
+    X_REQUEST_ID,
+    BAGGAGE,
+];
+
+/// One of the headers this filter reads: the trace headers in
+/// [`crate::inject::TRACE_HEADERS`] order, then `x-request-id` and `baggage`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Slot {
+pub enum Slot {
+    /// `traceparent`.
     TraceParent,
+    /// `tracestate`.
     TraceState,
+    /// `b3`.
     B3,
+    /// `x-b3-traceid`.
     B3TraceId,
+    /// `x-b3-spanid`.
     B3SpanId,
+    /// `x-b3-parentspanid`.
     B3ParentSpanId,
+    /// `x-b3-sampled`.
     B3Sampled,
+    /// `x-b3-flags`.
     B3Flags,
+    /// `x-request-id`.
     RequestId,
+    /// `baggage`.
     Baggage,
 }
 
 impl Slot {
     /// The header called `name` (any ASCII case), if this filter reads it. The length and
     /// one or two bytes pick the one candidate, so any other header costs no comparison.
+    #[inline]
     fn of(name: &[u8]) -> Option<Self> {
+        // The lengths of the names read; any other name is out after one test.
+        const LENGTHS: u32 = 1 << 2 | 1 << 7 | 1 << 10 | 1 << 11 | 1 << 12 | 1 << 17;
+        if LENGTHS.checked_shr(u32::try_from(name.len()).ok()?)? & 1 == 0 {
+            return None;
+        }
+        Self::candidate(name)
+    }
+
+    /// [`Slot::of`] for a name of one of the lengths read.
+    fn candidate(name: &[u8]) -> Option<Self> {
         let lower = |index: usize| name.get(index).map(u8::to_ascii_lowercase);
         let (slot, known) = match (name.len(), lower(0)?) {
             (2, b'b') => (Self::B3, B3_SINGLE),
@@ -169,6 +180,16 @@ impl Slot {
         };
         let known = known.as_bytes();
         (name == known || name.eq_ignore_ascii_case(known)).then_some(slot)
+    }
+
+    /// The slot's bit in [`Received::present`].
+    fn bit(self) -> u16 {
+        1 << self as u16
+    }
+
+    /// The header's name.
+    fn name(self) -> &'static str {
+        NAMES.get(self as usize).copied().unwrap_or_default()
     }
 }
 
@@ -217,6 +238,18 @@ mod tests {
     }
 
     #[test]
+    fn the_presence_bits_follow_the_trace_headers_then_request_id_and_baggage() {
+        assert_eq!(names(), NAMES);
+        for (index, name) in names().into_iter().enumerate() {
+            let slot = Slot::of(name.as_bytes()).unwrap();
+            assert_eq!(slot.bit(), 1 << index, "{name}");
+            assert_eq!(slot.name(), name);
+        }
+        let headers = HeaderMap::from(&[("b3", "1"), ("Baggage", "a=1"), ("b3", "0")][..]);
+        assert_eq!(Received::read(&headers).present, (1 << 2) | (1 << 9));
+    }
+
+    #[test]
     fn values_match_the_header_map_in_order() {
         let headers = HeaderMap::from(
             &[
@@ -240,7 +273,7 @@ mod tests {
             );
             assert_eq!(received.contains(name), headers.contains(name), "{name}");
         }
-        assert_eq!(received.values("user-agent").map(Values::as_slice), None);
+        assert!(received.values("user-agent").is_none());
         assert!(!received.contains("user-agent"));
     }
 }

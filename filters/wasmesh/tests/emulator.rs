@@ -101,8 +101,18 @@ fn a_hostile_path_is_rejected_before_access_control_sees_it() {
     assert_eq!(requests_total(&host, "400"), 1);
 }
 
+/// Ends a stream answered 200 by the upstream, with the attributes Envoy has at its end.
+fn finish_ok(stream: HttpStream) {
+    stream.set_property(&["response", "code"], 200i64);
+    stream.set_property(&["response", "flags"], 0i64);
+    stream.set_property(&["request", "total_size"], 120i64);
+    stream.set_property(&["response", "total_size"], 80i64);
+    stream.send_response_headers(&[(":status", "200")]);
+    stream.finish();
+}
+
 #[test]
-fn the_stages_share_one_read_of_the_request_headers() {
+fn the_stages_share_one_read_of_the_request_headers_for_the_whole_request() {
     let host = host();
     let reads = || host.host_calls("proxy_get_header_map_pairs");
     let first_value_reads = || host.host_calls("proxy_get_header_map_value");
@@ -115,28 +125,38 @@ fn the_stages_share_one_read_of_the_request_headers() {
         stream.request_header(":path").as_deref(),
         Some("/api/items/1")
     );
-    stream.finish();
+    // service-metrics reads the request's headers at its end from the same copy.
+    finish_ok(stream);
+    assert_eq!((reads(), first_value_reads()), (before.0 + 1, before.1));
+    assert_eq!(requests_total(&host, "200"), 1);
 }
 
 #[test]
-fn connection_attributes_are_read_once_per_request() {
+fn service_metrics_labels_by_the_caller_access_control_verified() {
     let host = host();
     for _ in 0..2 {
         host.take_property_reads();
         let (stream, _) = get(&host, "/api/items");
-        stream.set_property(&["response", "code"], 200i64);
-        stream.send_response_headers(&[(":status", "200")]);
-        stream.finish();
+        finish_ok(stream);
         let reads = host.take_property_reads();
-        let connection: Vec<&String> = reads
-            .iter()
-            .filter(|path| path.starts_with("connection."))
-            .collect();
-        // access-control asks on request headers, service-metrics again when the stream ends.
+        // access-control reads the certificate once; service-metrics reads no identity
+        // again and gets the end-of-stream attributes in one batch (no property read).
         assert_eq!(
-            connection,
+            reads,
             ["connection.mtls", "connection.uri_san_peer_certificate"],
             "{reads:?}"
         );
     }
+    let by_frontend: u64 = host
+        .metrics()
+        .iter()
+        .filter(|m| m.name.starts_with("wasmesh_service_requests_total"))
+        .filter(|m| m.name.contains(".source_service=.=frontend;.;"))
+        .filter(|m| {
+            m.name
+                .contains(".connection_security_policy=.=mutual_tls;.;")
+        })
+        .map(|m| m.value)
+        .sum();
+    assert_eq!(by_frontend, 2);
 }

@@ -10,20 +10,20 @@ pub(super) fn lowercase_path(path: Cow<'_, str>) -> Cow<'_, str> {
     if !letters_outside_escapes(&path).any(|byte| byte.is_ascii_uppercase()) {
         return path;
     }
-    let mut lowered = String::with_capacity(path.len());
+    let mut lowered = path.into_owned().into_bytes();
     let mut escape_digits_left = 0u8;
-    for character in path.chars() {
+    for byte in &mut lowered {
         if escape_digits_left > 0 {
             escape_digits_left -= 1;
-            lowered.push(character);
         } else {
-            if character == '%' {
+            if *byte == b'%' {
                 escape_digits_left = 2;
             }
-            lowered.push(character.to_ascii_lowercase());
+            byte.make_ascii_lowercase();
         }
     }
-    Cow::Owned(lowered)
+    // The path is ASCII, and ASCII stays ASCII.
+    Cow::Owned(String::from_utf8(lowered).unwrap_or_default())
 }
 
 /// The bytes of `path` that are not among the two characters following a `%`.

@@ -46,13 +46,13 @@ pub(super) fn decode_path(
                 if is_hex_pair(bytes, end) {
                     return Err(PathRejection::DoubleEncoding);
                 }
-                out.replace(index, end, "%25");
+                out.replace(index, end, b"%25");
             }
             b'/' | b'\\' => match escaped_slashes {
                 EscapedSlashes::Reject => return Err(PathRejection::EscapedSlash),
-                EscapedSlashes::Keep => out.replace(index, end, encoded(value).as_str()),
+                EscapedSlashes::Keep => out.replace(index, end, &encoded(value)),
                 EscapedSlashes::UnescapeAndForward | EscapedSlashes::UnescapeAndRedirect => {
-                    out.replace(index, end, "/");
+                    out.replace(index, end, b"/");
                     unescaped_slash = true;
                 }
             },
@@ -60,11 +60,8 @@ pub(super) fn decode_path(
                 index = rewrite_utf8_run(bytes, index, value, &mut out)?;
                 continue;
             }
-            _ if is_unreserved(value) => {
-                let mut buffer = [0; 4];
-                out.replace(index, end, char::from(value).encode_utf8(&mut buffer));
-            }
-            _ => out.replace(index, end, encoded(value).as_str()),
+            _ if is_unreserved(value) => out.replace(index, end, &[value]),
+            _ => out.replace(index, end, &encoded(value)),
         }
         index = end;
     }
@@ -108,7 +105,7 @@ fn rewrite_utf8_run(
     std::str::from_utf8(sequence).map_err(|_| PathRejection::InvalidUtf8)?;
     let mut escape_start = start;
     for &byte in sequence {
-        out.replace(escape_start, escape_start + 3, encoded(byte).as_str());
+        out.replace(escape_start, escape_start + 3, &encoded(byte));
         escape_start += 3;
     }
     Ok(position)
@@ -157,29 +154,21 @@ fn is_unreserved(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~')
 }
 
-/// A three-byte `%XX` escape with uppercase hex, held without allocating.
-struct Encoded([u8; 3]);
-
-impl Encoded {
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0).unwrap_or_default()
-    }
-}
-
-fn encoded(byte: u8) -> Encoded {
+/// The three-byte `%XX` escape of `byte`, with uppercase hex.
+fn encoded(byte: u8) -> [u8; 3] {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let digit = |nibble: u8| HEX.get(usize::from(nibble & 0x0F)).copied().unwrap_or(b'0');
-    Encoded([b'%', digit(byte >> 4), digit(byte)])
+    [b'%', digit(byte >> 4), digit(byte)]
 }
 
 /// Builds a rewritten copy of `source` only once a replacement actually
 /// differs from the text it replaces; until then nothing is allocated.
 ///
-/// Replacement ranges must be given in increasing order and must fall on
-/// ASCII positions (the callers only split around `%XX` escapes).
+/// Replacement ranges must be given in increasing order; the callers only
+/// replace `%XX` escapes with ASCII, so the result is UTF-8 when `source` is.
 struct LazyRewrite<'a> {
     source: &'a str,
-    rewritten: Option<String>,
+    rewritten: Option<Vec<u8>>,
     copied_up_to: usize,
 }
 
@@ -193,16 +182,16 @@ impl<'a> LazyRewrite<'a> {
     }
 
     /// Replaces `source[start..end]` with `replacement`.
-    fn replace(&mut self, start: usize, end: usize, replacement: &str) {
-        if self.source.get(start..end) == Some(replacement) {
+    fn replace(&mut self, start: usize, end: usize, replacement: &[u8]) {
+        let source = self.source.as_bytes();
+        if source.get(start..end) == Some(replacement) {
             return;
         }
-        let source = self.source;
         let rewritten = self
             .rewritten
-            .get_or_insert_with(|| String::with_capacity(source.len()));
-        rewritten.push_str(source.get(self.copied_up_to..start).unwrap_or_default());
-        rewritten.push_str(replacement);
+            .get_or_insert_with(|| Vec::with_capacity(source.len()));
+        rewritten.extend_from_slice(source.get(self.copied_up_to..start).unwrap_or_default());
+        rewritten.extend_from_slice(replacement);
         self.copied_up_to = end;
     }
 
@@ -210,8 +199,9 @@ impl<'a> LazyRewrite<'a> {
         match self.rewritten {
             None => Cow::Borrowed(self.source),
             Some(mut rewritten) => {
-                rewritten.push_str(self.source.get(self.copied_up_to..).unwrap_or_default());
-                Cow::Owned(rewritten)
+                let source = self.source.as_bytes();
+                rewritten.extend_from_slice(source.get(self.copied_up_to..).unwrap_or_default());
+                Cow::Owned(String::from_utf8(rewritten).unwrap_or_default())
             }
         }
     }

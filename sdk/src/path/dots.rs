@@ -8,49 +8,50 @@
 /// `remove_dot_segments("/../../etc")` is `"/etc"`. Segments are compared
 /// literally: `%2e` is not a dot here (decoding is the caller's business).
 pub fn remove_dot_segments(path: &str) -> String {
-    let mut input = path;
-    let mut output = String::with_capacity(path.len());
+    let mut input = path.as_bytes();
+    let mut output = Vec::with_capacity(path.len());
     while !input.is_empty() {
         if let Some(rest) = input
-            .strip_prefix("../")
-            .or_else(|| input.strip_prefix("./"))
+            .strip_prefix(b"../")
+            .or_else(|| input.strip_prefix(b"./"))
         {
             // Step A.
             input = rest;
-        } else if let Some(rest) = strip_dot_segment_prefix(input, "/.") {
+        } else if let Some(rest) = strip_dot_segment_prefix(input, b"/.") {
             // Step B: "/./" or a final "/." becomes "/".
             input = rest;
-        } else if let Some(rest) = strip_dot_segment_prefix(input, "/..") {
+        } else if let Some(rest) = strip_dot_segment_prefix(input, b"/..") {
             // Step C: "/../" or a final "/.." becomes "/", and the last output
             // segment goes, together with its preceding "/".
             input = rest;
-            let keep = output.rfind('/').unwrap_or(0);
+            let keep = output.iter().rposition(|&byte| byte == b'/').unwrap_or(0);
             output.truncate(keep);
-        } else if input == "." || input == ".." {
+        } else if input == b"." || input == b".." {
             // Step D.
-            input = "";
+            input = b"";
         } else {
             // Step E: move the first segment, with its leading "/" if any.
-            let search_from = usize::from(input.starts_with('/'));
+            let search_from = usize::from(input.first() == Some(&b'/'));
             let end = input
                 .get(search_from..)
-                .and_then(|tail| tail.find('/'))
+                .and_then(|tail| tail.iter().position(|&byte| byte == b'/'))
                 .map_or(input.len(), |offset| offset + search_from);
-            let (segment, rest) = input.split_at_checked(end).unwrap_or((input, ""));
-            output.push_str(segment);
+            let (segment, rest) = input.split_at_checked(end).unwrap_or((input, b""));
+            output.extend_from_slice(segment);
             input = rest;
         }
     }
-    output
+    // Cut and joined at `/` only, the text is still UTF-8.
+    String::from_utf8(output).unwrap_or_default()
 }
 
 /// If `input` starts with `prefix` (`"/."` or `"/.."`) as a complete segment,
 /// returns the input with that prefix replaced by `"/"`.
-fn strip_dot_segment_prefix<'a>(input: &'a str, prefix: &str) -> Option<&'a str> {
+fn strip_dot_segment_prefix<'a>(input: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
     let rest = input.strip_prefix(prefix)?;
     if rest.is_empty() {
-        Some("/")
-    } else if rest.starts_with('/') {
+        Some(b"/")
+    } else if rest.first() == Some(&b'/') {
         Some(rest)
     } else {
         None

@@ -148,6 +148,35 @@ pub fn canonicalize<'a>(
     if target.first() != Some(&b'/') {
         return Err(PathRejection::RelativePath);
     }
+    match already_canonical(target, options) {
+        Some(path_len) => Ok(CanonicalPath {
+            target: Cow::Borrowed(
+                std::str::from_utf8(target).map_err(|_| PathRejection::InvalidCharacter)?,
+            ),
+            path_len,
+            has_query: path_len < target.len(),
+            changed: false,
+            redirect: false,
+        }),
+        None => by_rules(target, options),
+    }
+}
+
+/// Whether `target` is certainly canonical under `options`, found in one pass over its
+/// bytes and without building anything: when `true`, [`canonicalize`] accepts it and
+/// returns it unchanged. `false` when only [`canonicalize`] can tell: for a target that
+/// is refused or rewritten, and also for some canonical ones (those with escapes, with a
+/// segment named `.` or `..` and parameters kept).
+pub fn is_plainly_canonical(target: &[u8], options: &PathOptions) -> bool {
+    target == b"*"
+        || (target.first() == Some(&b'/') && already_canonical(target, options).is_some())
+}
+
+/// [`canonicalize`] for a target starting with `/`, rule by rule.
+fn by_rules<'a>(
+    target: &'a [u8],
+    options: &PathOptions,
+) -> Result<CanonicalPath<'a>, PathRejection> {
     check_bytes(target)?;
     // Only visible ASCII is left, so this cannot fail.
     let text = std::str::from_utf8(target).map_err(|_| PathRejection::InvalidCharacter)?;
@@ -195,7 +224,126 @@ pub fn canonicalize<'a>(
     })
 }
 
-/// Refuses raw bytes that never belong in a request target.
+/// Bytes that end the one-pass check of [`already_canonical`] or that it looks at: a
+/// raw byte refused or rewritten anywhere in a target (controls, space, DEL, bytes of
+/// 0x80 and above, `#`), one that needs the full rules in the path (`%`, `\`), one
+/// that ends a segment or its name (`/`, `;`) or the path (`?`), and uppercase letters
+/// (which only matter when the path is lowercased).
+const REFUSED: u8 = 1;
+const NEEDS_RULES: u8 = 2;
+const SLASH: u8 = 4;
+const SEMICOLON: u8 = 8;
+const QUESTION_MARK: u8 = 16;
+const UPPERCASE: u8 = 32;
+
+/// The class of every byte, for [`already_canonical`]; 0 for the bytes that are
+/// plain content wherever they are.
+static TARGET_BYTES: [u8; 256] = target_bytes();
+
+const fn target_bytes() -> [u8; 256] {
+    let mut table = [0u8; 256];
+    let mut byte = 0u8;
+    let mut rest: &mut [u8] = &mut table;
+    while let [class, tail @ ..] = rest {
+        *class = match byte {
+            0x00..=0x20 | 0x7F..=0xFF | b'#' => REFUSED,
+            b'%' | b'\\' => NEEDS_RULES,
+            b'/' => SLASH,
+            b';' => SEMICOLON,
+            b'?' => QUESTION_MARK,
+            b'A'..=b'Z' => UPPERCASE,
+            _ => 0,
+        };
+        byte = byte.wrapping_add(1);
+        rest = tail;
+    }
+    table
+}
+
+/// The length of the path of `target` (the part before the first `?`) when the target
+/// is certainly canonical under `options`, found in one pass over its bytes: `target`
+/// starts with `/`, every byte is visible ASCII without `#`, and the path has no `%` or
+/// `\`, no `.` or `..` segment (with or without parameters), no parameters when they
+/// are stripped, no `//` when slashes are merged and no uppercase letter when it is
+/// lowercased. `None` when the full rules must decide (which they do with the same
+/// result for the targets accepted here).
+fn already_canonical(target: &[u8], options: &PathOptions) -> Option<usize> {
+    let stops = if options.lowercase {
+        u8::MAX
+    } else {
+        !UPPERCASE
+    };
+    // Where the current segment starts, and whether it has had a `;`.
+    let mut segment_start = 1;
+    let mut has_parameters = false;
+    let mut index = 1;
+    let path_len = loop {
+        // Most bytes need no attention: one table lookup each.
+        while target
+            .get(index)
+            .is_some_and(|&byte| target_class(byte) & stops == 0)
+        {
+            index += 1;
+        }
+        let Some(&byte) = target.get(index) else {
+            // The end of the path: its last segment's name.
+            if !has_parameters && is_dot_segment_bytes(target.get(segment_start..)?) {
+                return None;
+            }
+            return Some(target.len());
+        };
+        index += 1;
+        let class = target_class(byte) & stops;
+        if class & (SLASH | SEMICOLON | QUESTION_MARK) == 0 {
+            return None;
+        }
+        // The end of a segment's name: `.` and `..` need the rules, with or without
+        // parameters, and so does `//` when slashes are merged.
+        if !has_parameters {
+            let name = target.get(segment_start..index - 1)?;
+            if is_dot_segment_bytes(name)
+                || (name.is_empty() && options.merge_slashes && class == SLASH)
+            {
+                return None;
+            }
+        }
+        match class {
+            SLASH => {
+                segment_start = index;
+                has_parameters = false;
+            }
+            SEMICOLON => {
+                if options.path_params == PathParams::Strip {
+                    return None;
+                }
+                has_parameters = true;
+            }
+            _ => break index - 1,
+        }
+    };
+    // The query: only bytes refused anywhere matter.
+    let query = target.get(path_len..)?;
+    if query.iter().any(|&byte| target_class(byte) & REFUSED != 0) {
+        return None;
+    }
+    Some(path_len)
+}
+
+/// The [`TARGET_BYTES`] class of `byte` (a plain load: the index is below 256).
+#[inline(always)]
+fn target_class(byte: u8) -> u8 {
+    TARGET_BYTES
+        .get(usize::from(byte))
+        .copied()
+        .unwrap_or(REFUSED)
+}
+
+/// Whether a segment (or its name, before `;`) is `.` or `..`.
+#[inline(always)]
+fn is_dot_segment_bytes(segment: &[u8]) -> bool {
+    matches!(segment, b"." | b"..")
+}
+
 /// `text` split around the first `separator` (an ASCII byte), as `str::split_once` does,
 /// without a string searcher.
 fn split_at_byte(text: &str, separator: u8) -> Option<(&str, &str)> {
@@ -203,6 +351,7 @@ fn split_at_byte(text: &str, separator: u8) -> Option<(&str, &str)> {
     Some((text.get(..at)?, text.get(at + 1..)?))
 }
 
+/// Refuses raw bytes that never belong in a request target.
 fn check_bytes(target: &[u8]) -> Result<(), PathRejection> {
     for &byte in target {
         match byte {

@@ -48,40 +48,26 @@ fn needs_rewrite(path: &str, options: &PathOptions) -> Result<bool, PathRejectio
 
 fn rewrite(path: &str, options: &PathOptions) -> String {
     let strip_params = options.path_params == PathParams::Strip;
-    let mut trimmed = String::with_capacity(path.len());
-    for (position, segment) in path.split('/').enumerate() {
-        if position > 0 {
-            trimmed.push('/');
+    let mut trimmed = Vec::with_capacity(path.len());
+    for (position, segment) in path.as_bytes().split(|&byte| byte == b'/').enumerate() {
+        // Repeated slashes come from empty segments (maybe emptied of parameters).
+        if position > 0 && !(options.merge_slashes && trimmed.last() == Some(&b'/')) {
+            trimmed.push(b'/');
         }
-        let kept = match segment.split_once(';') {
+        let name = segment
+            .iter()
+            .position(|&byte| byte == b';')
+            .and_then(|at| segment.get(..at));
+        let kept = match name {
             // Only reached with `DotSegmentParams::AsDotSegment`.
-            Some((name, _)) if is_dot_segment(name) => name,
-            Some((name, _)) if strip_params => name,
+            Some(name) if is_dot_segment_bytes(name) => name,
+            Some(name) if strip_params => name,
             _ => segment,
         };
-        trimmed.push_str(kept);
+        trimmed.extend_from_slice(kept);
     }
-    if options.merge_slashes {
-        trimmed = merge_slashes(&trimmed);
-    }
-    remove_dot_segments(&trimmed)
-}
-
-fn merge_slashes(path: &str) -> String {
-    let mut merged = String::with_capacity(path.len());
-    let mut previous_was_slash = false;
-    for character in path.chars() {
-        let is_slash = character == '/';
-        if !(is_slash && previous_was_slash) {
-            merged.push(character);
-        }
-        previous_was_slash = is_slash;
-    }
-    merged
-}
-
-fn is_dot_segment(segment: &str) -> bool {
-    is_dot_segment_bytes(segment.as_bytes())
+    // Cut and joined at `/` only, the text is still UTF-8.
+    remove_dot_segments(std::str::from_utf8(&trimmed).unwrap_or_default())
 }
 
 fn is_dot_segment_bytes(segment: &[u8]) -> bool {

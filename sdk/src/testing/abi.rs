@@ -503,16 +503,90 @@ pub extern "C" fn proxy_set_effective_context(context_id: u32) -> Status {
     Status::Ok
 }
 
+/// Compiles the CEL expressions Envoy's `expr_create` takes that the SDK sends: one
+/// attribute path (`response.code`) or a list of them (`[response.code, connection.mtls]`).
+/// Returns the encoded paths and whether it is a list; `None` for anything else.
+fn compile_expression(text: &str) -> Option<(Vec<Vec<u8>>, bool)> {
+    let text = text.trim();
+    let (inner, list) = match text.strip_prefix('[') {
+        Some(rest) => (rest.strip_suffix(']')?, true),
+        None => (text, false),
+    };
+    let paths = inner
+        .split(',')
+        .map(|path| {
+            let segments: Vec<&str> = path.trim().split('.').collect();
+            let valid = segments.iter().all(|segment| {
+                !segment.is_empty()
+                    && segment
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            });
+            valid.then(|| wire::encode_property_path(&segments))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    (list || paths.len() == 1).then_some((paths, list))
+}
+
+/// `expr_create` and `expr_evaluate` as Envoy offers them (when
+/// [`super::Host::refuse_foreign_functions`] was not called): an evaluation with an
+/// attribute the host has no value for fails, as a CEL lookup of a missing key does.
 #[no_mangle]
 pub extern "C" fn proxy_call_foreign_function(
-    _function_name_data: *const u8,
-    _function_name_size: usize,
-    _arguments_data: *const u8,
-    _arguments_size: usize,
-    _results_data: *mut *mut u8,
-    _results_size: *mut usize,
+    function_name_data: *const u8,
+    function_name_size: usize,
+    arguments_data: *const u8,
+    arguments_size: usize,
+    results_data: *mut *mut u8,
+    results_size: *mut usize,
 ) -> Status {
-    Status::NotFound
+    count("proxy_call_foreign_function");
+    if !with(|s| s.foreign_functions) {
+        return Status::NotFound;
+    }
+    let name = unsafe { text(function_name_data, function_name_size) };
+    let argument = unsafe { slice(arguments_data, arguments_size) };
+    let result = match name.as_str() {
+        "expr_create" => {
+            let Some(expression) = compile_expression(&String::from_utf8_lossy(argument)) else {
+                return Status::BadArgument;
+            };
+            with(|s| {
+                s.expressions.push(expression);
+                u32::try_from(s.expressions.len() - 1).unwrap_or(u32::MAX)
+            })
+            .to_le_bytes()
+            .to_vec()
+        }
+        "expr_evaluate" => {
+            let Ok(token) = <[u8; 4]>::try_from(argument) else {
+                return Status::BadArgument;
+            };
+            let token = u32::from_le_bytes(token) as usize;
+            let Some((paths, list)) = with(|s| s.expressions.get(token).cloned()) else {
+                return Status::NotFound;
+            };
+            let values: Option<Vec<Vec<u8>>> = paths
+                .iter()
+                .map(|path| with(|s| s.property(path)))
+                .collect();
+            let Some(values) = values else {
+                return Status::InternalFailure;
+            };
+            if list {
+                let pairs: Vec<(Vec<u8>, Vec<u8>)> = values
+                    .into_iter()
+                    .map(|value| (value, Vec::new()))
+                    .collect();
+                wire::encode_pairs(&pairs)
+            } else {
+                values.into_iter().next().unwrap_or_default()
+            }
+        }
+        _ => return Status::NotFound,
+    };
+    unsafe { give(result, results_data, results_size) };
+    Status::Ok
 }
 
 #[no_mangle]

@@ -146,6 +146,7 @@ impl Host {
             };
             next
         });
+        crate::random::reseed();
         register();
         // SAFETY: calls into the proxy-wasm dispatcher linked into this binary.
         unsafe { proxy_on_context_create(root_id, 0) };
@@ -186,6 +187,14 @@ impl Host {
     /// Reseeds the host's random source.
     pub fn set_random_seed(&self, seed: u64) {
         with(|s| s.rng = seed.max(1));
+        crate::random::reseed();
+    }
+
+    /// Makes the host refuse its foreign functions, as a host without Envoy's CEL
+    /// functions (`expr_create`, `expr_evaluate`) does: attribute batches then fall back
+    /// to one property read per attribute.
+    pub fn refuse_foreign_functions(&self) {
+        with(|s| s.foreign_functions = false);
     }
 
     /// Starts a new HTTP stream (request) on this plugin.
@@ -225,6 +234,13 @@ impl Host {
     /// the most in Envoy (a call returning data costs about as much as a small filter).
     pub fn host_calls(&self, name: &str) -> u64 {
         with(|s| s.host_calls.get(name).copied().unwrap_or(0))
+    }
+
+    /// Every host function the filter has called since the host was created, with the
+    /// number of calls (the functions [`Host::host_calls`] counts; those never called are
+    /// absent). Take it before and after a request and subtract to count that request's.
+    pub fn host_call_counts(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        with(|s| s.host_calls.clone())
     }
 
     /// The property paths the filter has read from the host (`connection.mtls`), in order,

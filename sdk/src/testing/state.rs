@@ -89,6 +89,11 @@ pub(crate) struct State {
     pub host_calls: std::collections::BTreeMap<&'static str, u64>,
     /// The property paths read, dotted, in order.
     pub property_reads: Vec<String>,
+    /// Whether `expr_create` and `expr_evaluate` are offered.
+    pub foreign_functions: bool,
+    /// The expressions `expr_create` compiled, by token: each a list of encoded attribute
+    /// paths, and whether it is a list (`[a.b, c]`) rather than one attribute.
+    pub expressions: Vec<(Vec<Vec<u8>>, bool)>,
 }
 
 impl Default for State {
@@ -108,6 +113,8 @@ impl Default for State {
             hooks: crate::hooks::Hooks::ALL,
             host_calls: std::collections::BTreeMap::new(),
             property_reads: Vec::new(),
+            foreign_functions: true,
+            expressions: Vec::new(),
         }
     }
 }

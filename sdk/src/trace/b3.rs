@@ -25,6 +25,7 @@ use std::fmt;
 use super::context::{Sampling, SpanContext};
 use super::ids::{decode_hex, HexCase, SpanId, TraceId};
 use super::traceparent::TraceParent;
+use super::value::{HeaderValue, Writer};
 use super::{single_value, SingleValue};
 
 /// The single header name.
@@ -222,54 +223,120 @@ impl B3 {
     /// is nothing to send). A parent span id is written only with a sampling state, as the
     /// format requires; with a deferred decision it is left out.
     pub fn to_single_header(&self) -> Option<String> {
+        self.to_single_value()
+            .map(|value| value.as_str().to_owned())
+    }
+
+    /// [`B3::to_single_header`] in a fixed buffer, without allocating.
+    pub fn to_single_value(&self) -> Option<HeaderValue> {
+        if let Self::SamplingOnly(sampling) = self {
+            single_sampling_str(*sampling)?;
+        }
+        Some(HeaderValue::written(&mut |out| self.write_single(out)))
+    }
+
+    /// Writes [`B3::to_single_header`] at the start of `out`, without allocating, and
+    /// returns its length; `None` when there is nothing to send or `out` is shorter (at
+    /// most [`HeaderValue::CAPACITY`] bytes are written).
+    pub fn write_single_header(&self, out: &mut [u8]) -> Option<usize> {
+        if let Self::SamplingOnly(sampling) = self {
+            single_sampling_str(*sampling)?;
+        }
+        let mut writer = Writer::new(out);
+        self.write_single(&mut writer);
+        writer.finish()
+    }
+
+    /// Writes the `b3` value (nothing for a deferred decision without identifiers).
+    fn write_single(&self, out: &mut Writer<'_>) {
         let (context, parent_span_id) = match self {
             Self::SamplingOnly(sampling) => {
-                return single_sampling_str(*sampling).map(String::from)
+                if let Some(sampling) = single_sampling_str(*sampling) {
+                    out.push(sampling);
+                }
+                return;
             }
             Self::Context {
                 context,
                 parent_span_id,
             } => (context, parent_span_id),
         };
-        let mut out = String::with_capacity(32 + 1 + 16 + 2 + 17);
-        write_trace_id(&context.trace_id, &mut out);
-        out.push('-');
-        context.span_id.write_hex(&mut out);
+        push_trace_id(&context.trace_id, out);
+        out.push(b"-");
+        out.push_hex(&context.span_id.0);
         if let Some(sampling) = single_sampling_str(context.sampling) {
-            out.push('-');
-            out.push_str(sampling);
+            out.push(b"-");
+            out.push(sampling);
             if let Some(parent) = parent_span_id {
-                out.push('-');
-                parent.write_hex(&mut out);
+                out.push(b"-");
+                out.push_hex(&parent.0);
             }
         }
-        Some(out)
     }
 
     /// The multi headers as `(lowercase name, value)` pairs. Debug is sent as
     /// `x-b3-flags: 1` without `x-b3-sampled`; a deferred decision sends neither.
     pub fn to_multi_headers(&self) -> Vec<(&'static str, String)> {
-        let mut headers = Vec::with_capacity(4);
-        if let Self::Context {
-            context,
-            parent_span_id,
-        } = self
-        {
-            let mut trace_id = String::with_capacity(32);
-            write_trace_id(&context.trace_id, &mut trace_id);
-            headers.push((X_B3_TRACE_ID, trace_id));
-            headers.push((X_B3_SPAN_ID, context.span_id.to_string()));
-            if let Some(parent) = parent_span_id {
-                headers.push((X_B3_PARENT_SPAN_ID, parent.to_string()));
+        self.to_multi_values()
+            .map(|(name, value)| (name, value.as_str().to_owned()))
+            .collect()
+    }
+
+    /// [`B3::to_multi_headers`] in fixed buffers, without allocating; each value is made
+    /// when the iterator gets to it.
+    pub fn to_multi_values(&self) -> impl Iterator<Item = (&'static str, HeaderValue)> {
+        let b3 = *self;
+        let mut next = 0u8;
+        std::iter::from_fn(move || loop {
+            let field = next;
+            next = next.saturating_add(1);
+            let mut name = None;
+            let value = HeaderValue::written(&mut |out| name = b3.write_multi(field, out));
+            match name {
+                Some(name) => return Some((name, value)),
+                None if field < 3 => continue,
+                None => return None,
             }
+        })
+    }
+
+    /// Writes the value of multi header number `field` (trace id, span id, parent span id,
+    /// sampling) and returns its name; `None` when it is not sent.
+    fn write_multi(&self, field: u8, out: &mut Writer<'_>) -> Option<&'static str> {
+        let (context, parent_span_id) = match self {
+            Self::Context {
+                context,
+                parent_span_id,
+            } => (Some(context), parent_span_id.as_ref()),
+            Self::SamplingOnly(_) => (None, None),
+        };
+        match (field, context, parent_span_id, self.sampling()) {
+            (0, Some(context), _, _) => {
+                push_trace_id(&context.trace_id, out);
+                Some(X_B3_TRACE_ID)
+            }
+            (1, Some(context), _, _) => {
+                out.push_hex(&context.span_id.0);
+                Some(X_B3_SPAN_ID)
+            }
+            (2, _, Some(parent), _) => {
+                out.push_hex(&parent.0);
+                Some(X_B3_PARENT_SPAN_ID)
+            }
+            (3, _, _, Sampling::Sampled) => {
+                out.push(b"1");
+                Some(X_B3_SAMPLED)
+            }
+            (3, _, _, Sampling::NotSampled) => {
+                out.push(b"0");
+                Some(X_B3_SAMPLED)
+            }
+            (3, _, _, Sampling::Debug) => {
+                out.push(b"1");
+                Some(X_B3_FLAGS)
+            }
+            _ => None,
         }
-        match self.sampling() {
-            Sampling::Sampled => headers.push((X_B3_SAMPLED, "1".to_owned())),
-            Sampling::NotSampled => headers.push((X_B3_SAMPLED, "0".to_owned())),
-            Sampling::Debug => headers.push((X_B3_FLAGS, "1".to_owned())),
-            Sampling::Deferred => {}
-        }
-        headers
     }
 
     /// B3 for a W3C `traceparent`: same ids, `sampled` flag as sampled / not sampled, no
@@ -344,11 +411,11 @@ fn single_sampling(field: &[u8]) -> Option<Sampling> {
 }
 
 /// The single-header sampling state for `sampling`; `None` when deferred.
-fn single_sampling_str(sampling: Sampling) -> Option<&'static str> {
+fn single_sampling_str(sampling: Sampling) -> Option<&'static [u8; 1]> {
     match sampling {
-        Sampling::NotSampled => Some("0"),
-        Sampling::Sampled => Some("1"),
-        Sampling::Debug => Some("d"),
+        Sampling::NotSampled => Some(b"0"),
+        Sampling::Sampled => Some(b"1"),
+        Sampling::Debug => Some(b"d"),
         Sampling::Deferred => None,
     }
 }
@@ -365,15 +432,12 @@ fn multi_sampled(value: &[u8]) -> Result<bool, B3Error> {
 }
 
 /// Writes a trace id as 16 hex digits when its upper 8 bytes are zero, else 32.
-fn write_trace_id(trace_id: &TraceId, out: &mut String) {
-    let hex = trace_id.to_hex();
-    let is_64_bit = trace_id.0.iter().take(8).all(|b| *b == 0);
-    let digits: &[u8] = if is_64_bit {
-        hex.get(16..).unwrap_or_default()
-    } else {
-        &hex
-    };
-    out.push_str(std::str::from_utf8(digits).unwrap_or_default());
+fn push_trace_id(trace_id: &TraceId, out: &mut Writer<'_>) {
+    let (high, low) = trace_id.0.split_at(8);
+    if high.iter().any(|b| *b != 0) {
+        out.push_hex(high);
+    }
+    out.push_hex(low);
 }
 
 #[cfg(test)]
@@ -788,6 +852,62 @@ mod tests {
         assert_eq!(
             B3Error::Repeated(X_B3_FLAGS).to_string(),
             "x-b3-flags header repeated"
+        );
+    }
+
+    #[test]
+    fn written_values_are_the_headers_and_too_short_buffers_are_refused() {
+        let mut buffer = [0u8; 80];
+        for b3 in [
+            context(TRACE_128, Sampling::Debug, Some(PARENT)),
+            context(TRACE_64, Sampling::Deferred, None),
+            B3::SamplingOnly(Sampling::NotSampled),
+        ] {
+            let expected = b3.to_single_header().unwrap();
+            let len = b3.write_single_header(&mut buffer).unwrap();
+            assert_eq!(&buffer[..len], expected.as_bytes());
+            assert_eq!(b3.write_single_header(&mut buffer[..len - 1]), None);
+        }
+        let deferred = B3::SamplingOnly(Sampling::Deferred);
+        assert_eq!(deferred.write_single_header(&mut buffer), None);
+    }
+
+    #[test]
+    fn fixed_buffer_values_are_the_headers() {
+        let longest = context(TRACE_128, Sampling::Debug, Some(PARENT));
+        let single = longest.to_single_value().unwrap();
+        assert_eq!(single, format!("{TRACE_128}-{SPAN}-d-{PARENT}").as_str());
+        assert_eq!(single.len(), HeaderValue::CAPACITY);
+        for b3 in [
+            longest,
+            context(TRACE_64, Sampling::NotSampled, None),
+            context(TRACE_128, Sampling::Deferred, Some(PARENT)),
+            B3::SamplingOnly(Sampling::Sampled),
+            B3::SamplingOnly(Sampling::Deferred),
+        ] {
+            assert_eq!(
+                b3.to_single_value().map(|v| v.to_string()),
+                b3.to_single_header()
+            );
+            let multi: Vec<(&str, String)> = b3
+                .to_multi_values()
+                .map(|(name, value)| (name, value.to_string()))
+                .collect();
+            assert_eq!(multi, b3.to_multi_headers());
+            let mut exhausted = b3.to_multi_values().skip(4);
+            assert!((0..300).all(|_| exhausted.next().is_none()));
+        }
+        assert_eq!(
+            context(TRACE_64, Sampling::Sampled, Some(PARENT))
+                .to_multi_values()
+                .map(|(name, value)| format!("{name}: {value}"))
+                .collect::<Vec<_>>(),
+            [
+                format!("x-b3-traceid: {TRACE_64}"),
+                format!("x-b3-spanid: {SPAN}"),
+                format!("x-b3-parentspanid: {PARENT}"),
+                "x-b3-sampled: 1".to_owned(),
+            ]
         );
     }
 }

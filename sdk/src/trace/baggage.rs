@@ -14,6 +14,7 @@
 //! Members are forwarded as received, minus the spaces and tabs around them, joined with
 //! `,`. Values are not percent-decoded.
 
+use super::chars::{class, skip, skip_ows, BAGGAGE_OCTET, OWS, TCHAR};
 use super::trim_ows;
 
 /// The header name.
@@ -57,69 +58,60 @@ pub fn limit_baggage(values: &[&[u8]]) -> Option<String> {
 /// Whether one received `baggage` value is already within the limits, so that
 /// [`limit_baggage`] would forward it unchanged: at most [`MAX_BYTES`] bytes and
 /// [`MAX_MEMBERS`] members, every member valid, none empty or with spaces around it.
-/// Checks without building the forwarded value.
+/// Checks in one pass over the bytes, without building the forwarded value.
 pub fn is_within_limits(value: &[u8]) -> bool {
-    value.len() <= MAX_BYTES
-        && value
-            .split(|b| *b == b',')
-            .enumerate()
-            .all(|(index, member)| {
-                index < MAX_MEMBERS
-                    && !member.is_empty()
-                    && trim_ows(member).len() == member.len()
-                    && is_valid_member(member)
-            })
-}
-
-/// `key OWS "=" OWS value *(OWS ";" OWS property)`.
-fn is_valid_member(member: &[u8]) -> bool {
-    let mut parts = member.split(|b| *b == b';');
-    let key_value = parts.next().unwrap_or_default();
-    is_key_value(key_value, false) && parts.all(|property| is_key_value(property, true))
-}
-
-/// `key OWS "=" OWS value`, or a lone `key` when `value_optional`, with optional
-/// whitespace around.
-fn is_key_value(part: &[u8], value_optional: bool) -> bool {
-    let part = trim_ows(part);
-    match part.iter().position(|b| *b == b'=') {
-        Some(equals) => {
-            let key = trim_ows(part.get(..equals).unwrap_or_default());
-            let value = trim_ows(part.get(equals + 1..).unwrap_or_default());
-            is_token(key) && value.iter().all(|b| is_baggage_octet(*b))
-        }
-        None => value_optional && is_token(part),
+    if value.len() > MAX_BYTES {
+        return false;
     }
+    let mut start = 0;
+    for _ in 0..MAX_MEMBERS {
+        let Some(end) = scan_member(value, start) else {
+            return false;
+        };
+        if end == value.len() {
+            return true;
+        }
+        // `end` is a `,`.
+        start = end + 1;
+    }
+    false
 }
 
-/// An RFC 7230 token: one or more `tchar`.
-fn is_token(key: &[u8]) -> bool {
-    let tchar = |b: &u8| {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            )
-    };
-    !key.is_empty() && key.iter().all(tchar)
+/// Whether one trimmed, non-empty member is valid.
+fn is_valid_member(member: &[u8]) -> bool {
+    scan_member(member, 0) == Some(member.len())
 }
 
-/// Printable US-ASCII except space, `"`, `,`, `;` and `\`.
-fn is_baggage_octet(b: u8) -> bool {
-    matches!(b, 0x21 | 0x23..=0x2b | 0x2d..=0x3a | 0x3c..=0x5b | 0x5d..=0x7e)
+/// Reads the member at `start` of `bytes`, which ends at a `,` or at the end, by
+/// `key OWS "=" OWS value *(OWS ";" OWS property)`, a property being
+/// `key OWS "=" OWS value` or `key`: where it ends, or `None` when it is invalid, empty, or
+/// starts or ends with a space or tab.
+fn scan_member(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut at = start;
+    let mut first_part = true;
+    loop {
+        // A key: one or more `tchar`.
+        let key_end = skip(bytes, at, TCHAR);
+        if key_end == at {
+            return None;
+        }
+        at = skip_ows(bytes, key_end);
+        if bytes.get(at) == Some(&b'=') {
+            at = skip_ows(bytes, at + 1);
+            at = skip(bytes, at, BAGGAGE_OCTET);
+            at = skip_ows(bytes, at);
+        } else if first_part {
+            return None;
+        }
+        match bytes.get(at) {
+            None | Some(b',') => break,
+            Some(b';') => at = skip_ows(bytes, at + 1),
+            Some(_) => return None,
+        }
+        first_part = false;
+    }
+    let last = bytes.get(at.checked_sub(1)?)?;
+    (class(*last) & OWS == 0).then_some(at)
 }
 
 #[cfg(test)]

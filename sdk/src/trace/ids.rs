@@ -42,7 +42,7 @@ impl TraceId {
 
     /// Whether every byte is zero (an invalid id).
     pub fn is_zero(&self) -> bool {
-        self.0.iter().all(|b| *b == 0)
+        u128::from_ne_bytes(self.0) == 0
     }
 
     /// A new random id from `random`, never all-zero.
@@ -72,7 +72,7 @@ impl SpanId {
 
     /// Whether every byte is zero (an invalid id).
     pub fn is_zero(&self) -> bool {
-        self.0.iter().all(|b| *b == 0)
+        u64::from_ne_bytes(self.0) == 0
     }
 
     /// A new random id from `random`, never all-zero.
@@ -116,42 +116,82 @@ pub(crate) enum HexCase {
     Any,
 }
 
-/// Value of one hex digit, or `None` when `digit` is not a hex digit of the accepted case.
-pub(crate) fn hex_value(digit: u8, case: HexCase) -> Option<u8> {
-    match digit {
-        b'0'..=b'9' => Some(digit - b'0'),
-        b'a'..=b'f' => Some(digit - b'a' + 10),
-        b'A'..=b'F' if case == HexCase::Any => Some(digit - b'A' + 10),
-        _ => None,
+/// Marks an uppercase digit in [`HEX_VALUES`].
+const UPPER: u8 = 0x10;
+/// Marks a byte that is not a hex digit in [`HEX_VALUES`].
+const NOT_HEX: u8 = 0x80;
+
+/// The value of a hex digit, `| UPPER` for `A`-`F`, [`NOT_HEX`] for any other byte.
+const fn hex_value_of(b: u8) -> u8 {
+    match b {
+        b'0'..=b'9' => b - b'0',
+        b'a'..=b'f' => b - b'a' + 10,
+        b'A'..=b'F' => (b - b'A' + 10) | UPPER,
+        _ => NOT_HEX,
     }
 }
 
+/// [`hex_value_of`] for every ASCII byte ([`NOT_HEX`] for any other, as `get` gives none).
+static HEX_VALUES: [u8; 128] = {
+    let mut table = [0u8; 128];
+    let mut rest: &mut [u8] = &mut table;
+    let mut byte = 0u8;
+    while let Some((slot, tail)) = rest.split_first_mut() {
+        *slot = hex_value_of(byte);
+        byte = byte.wrapping_add(1);
+        rest = tail;
+    }
+    table
+};
+
+/// The lowercase hex digits.
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
 /// Decodes exactly `2 * N` hex digits into `N` bytes.
 pub(crate) fn decode_hex<const N: usize>(hex: &[u8], case: HexCase) -> Option<[u8; N]> {
-    if hex.len() != 2 * N {
-        return None;
-    }
     let mut bytes = [0u8; N];
-    for (byte, pair) in bytes.iter_mut().zip(hex.chunks_exact(2)) {
-        let [high, low] = pair else { return None };
-        *byte = (hex_value(*high, case)? << 4) | hex_value(*low, case)?;
+    decode_hex_into(hex, &mut bytes, case).then_some(bytes)
+}
+
+/// Decodes exactly `2 * out.len()` hex digits into `out`: one table lookup per digit, and
+/// one check of the case and validity of all of them at the end. Whether they were.
+fn decode_hex_into(hex: &[u8], out: &mut [u8], case: HexCase) -> bool {
+    if hex.len() != 2 * out.len() {
+        return false;
     }
-    Some(bytes)
+    let value = |digit: &u8| {
+        HEX_VALUES
+            .get(usize::from(*digit))
+            .copied()
+            .unwrap_or(NOT_HEX)
+    };
+    let mut seen = 0u8;
+    let (pairs, _) = hex.as_chunks::<2>();
+    for (byte, [high, low]) in out.iter_mut().zip(pairs) {
+        let (high, low) = (value(high), value(low));
+        seen |= high | low;
+        *byte = (high << 4) | (low & 0x0f);
+    }
+    let refused = match case {
+        HexCase::LowerOnly => UPPER | NOT_HEX,
+        HexCase::Any => NOT_HEX,
+    };
+    seen & refused == 0
+}
+
+/// Writes `bytes` as lowercase hex digits into `out`, two per byte (as many as fit).
+pub(crate) fn encode_hex_into(bytes: &[u8], out: &mut [u8]) {
+    let digit = |nibble: u8| HEX_DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0');
+    let (pairs, _) = out.as_chunks_mut::<2>();
+    for (pair, byte) in pairs.iter_mut().zip(bytes) {
+        *pair = [digit(byte >> 4), digit(byte & 0x0f)];
+    }
 }
 
 /// Encodes `N` bytes as `M = 2 * N` lowercase hex digits.
 fn encode_hex<const N: usize, const M: usize>(bytes: &[u8; N]) -> [u8; M] {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut hex = [0u8; M];
-    for (pair, byte) in hex.chunks_exact_mut(2).zip(bytes) {
-        if let [high, low] = pair {
-            *high = DIGITS.get(usize::from(byte >> 4)).copied().unwrap_or(b'0');
-            *low = DIGITS
-                .get(usize::from(byte & 0x0f))
-                .copied()
-                .unwrap_or(b'0');
-        }
-    }
+    encode_hex_into(bytes, &mut hex);
     hex
 }
 
@@ -262,5 +302,25 @@ mod tests {
         };
         assert_eq!(SpanId::random(&mut zero_then_ones), SpanId([0xff; 8]));
         assert_eq!(draws, 2);
+    }
+
+    #[test]
+    fn the_decode_table_knows_every_byte() {
+        for b in 0..=255u8 {
+            let lower = match b {
+                b'0'..=b'9' => Some(b - b'0'),
+                b'a'..=b'f' => Some(b - b'a' + 10),
+                _ => None,
+            };
+            let any = match b {
+                b'A'..=b'F' => Some(b - b'A' + 10),
+                _ => lower,
+            };
+            let decode = |case| decode_hex::<1>(&[b'7', b], case).map(|[byte]| byte);
+            assert_eq!(decode(HexCase::LowerOnly), lower.map(|v| 0x70 | v), "{b}");
+            assert_eq!(decode(HexCase::Any), any.map(|v| 0x70 | v), "{b}");
+            let decode_high = |case| decode_hex::<1>(&[b, b'7'], case).map(|[byte]| byte);
+            assert_eq!(decode_high(HexCase::Any), any.map(|v| (v << 4) | 7), "{b}");
+        }
     }
 }

@@ -13,10 +13,19 @@
 //! | header | module | entry point |
 //! | --- | --- | --- |
 //! | `traceparent` | [`traceparent`] | [`TraceParent::parse`], [`TraceParent::to_header`] |
-//! | `tracestate` | [`tracestate`] | [`TraceState::parse`], [`TraceState::to_header`] |
+//! | `tracestate` | [`tracestate`] | [`TraceState::parse`], [`TraceState::to_header`], [`tracestate::is_canonical`] |
 //! | `b3`, `x-b3-*` | [`b3`] | [`B3::extract`], [`B3::to_single_header`], [`B3::to_multi_headers`] |
-//! | `baggage` | [`baggage`] | [`limit_baggage`] |
+//! | `baggage` | [`baggage`] | [`limit_baggage`], [`baggage::is_within_limits`] |
 //! | `x-request-id` | [`request_id`] | [`new_request_id`] |
+//!
+//! On a request path, nothing here needs to allocate: every writer of a short value has a
+//! twin returning a [`HeaderValue`], a fixed buffer ([`TraceParent::to_header_value`],
+//! [`B3::to_single_value`], [`B3::to_multi_values`], [`new_request_id_value`]; ids have
+//! [`TraceId::to_hex`]) or writing into the caller's buffer
+//! ([`TraceParent::write_header`], [`B3::write_single_header`]), and a `tracestate` or
+//! `baggage` value that is forwarded unchanged is recognized on its bytes, in one pass
+//! ([`tracestate::is_canonical`], [`baggage::is_within_limits`]). Hex digits and the
+//! characters of each header are classified with lookup tables.
 //!
 //! [`SpanContext`] (trace id, span id, [`Sampling`]) is the common form between the W3C and
 //! B3 representations: [`TraceParent::to_span_context`], [`TraceParent::from_span_context`],
@@ -35,19 +44,22 @@
 
 pub mod b3;
 pub mod baggage;
+mod chars;
 pub mod context;
 pub mod ids;
 pub mod request_id;
 pub mod traceparent;
 pub mod tracestate;
+mod value;
 
 pub use b3::{B3Error, B3MultiValues, B3};
 pub use baggage::limit_baggage;
 pub use context::{Sampling, SpanContext};
 pub use ids::{SpanId, TraceId};
-pub use request_id::{new_request_id, uuid_v4};
+pub use request_id::{new_request_id, new_request_id_value, uuid_v4, uuid_v4_value};
 pub use traceparent::{TraceParent, TraceParentError};
 pub use tracestate::{TraceState, TraceStateError};
+pub use value::HeaderValue;
 
 pub(crate) use crate::headers::trim_ows;
 
@@ -130,5 +142,82 @@ mod tests {
                 assert!(baggage.len() <= baggage::MAX_BYTES);
             }
         }
+    }
+
+    /// Members of `tracestate` and `baggage`, valid in one, both or neither, and pieces of
+    /// them.
+    const PIECES: &[&str] = &[
+        "a=1",
+        "k1=v",
+        "z@v=x",
+        "1t@s=y",
+        "t@=1",
+        "@s=1",
+        "A=1",
+        "_a=1",
+        "a= x",
+        "a=x y",
+        "a=x ",
+        "a =1",
+        "a=1;p",
+        "a=1; p=2",
+        "a=1;;p",
+        "a=1;",
+        "a=%20",
+        "a==",
+        "a=x=y",
+        "a=",
+        "a=\"",
+        "a=\\",
+        "a=é",
+        "a=\x7f",
+        "k-*/9=v",
+        "a@b@c=1",
+        "a@bcdefghijklmnop=1",
+        " ",
+        "\t",
+        "",
+        "a",
+        ";",
+        "=",
+    ];
+
+    #[test]
+    fn the_one_pass_checks_agree_with_the_parsers() {
+        let mut seed = 0x1234_5678_u32;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed as usize
+        };
+        let mut unchanged_seen = [0usize; 2];
+        for _ in 0..20_000 {
+            let mut value = String::new();
+            for index in 0..(1 + next() % 6) {
+                if index > 0 {
+                    value.push(if next() % 8 == 0 { ';' } else { ',' });
+                }
+                let piece = PIECES.get(next() % PIECES.len()).copied().unwrap_or("a");
+                value.push_str(piece);
+            }
+            let bytes = value.as_bytes();
+            let values: [&[u8]; 1] = [bytes];
+
+            let kept = TraceState::parse(&values).to_header();
+            let unchanged = !bytes.is_empty() && kept.as_bytes() == bytes;
+            assert_eq!(tracestate::is_canonical(bytes), unchanged, "{value:?}");
+            unchanged_seen[0] += usize::from(unchanged);
+
+            let limited = limit_baggage(&values);
+            let unchanged = limited.as_deref().map(str::as_bytes) == Some(bytes);
+            assert_eq!(baggage::is_within_limits(bytes), unchanged, "{value:?}");
+            unchanged_seen[1] += usize::from(unchanged);
+        }
+        // Both answers were seen often enough to mean something.
+        assert!(
+            unchanged_seen.iter().all(|n| *n > 1000),
+            "{unchanged_seen:?}"
+        );
     }
 }

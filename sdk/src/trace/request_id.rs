@@ -1,35 +1,47 @@
 //! `x-request-id` values: random UUIDs (version 4), lowercase.
 
-use super::ids::TraceId;
+use super::value::HeaderValue;
 
 /// The header name.
 pub const X_REQUEST_ID: &str = "x-request-id";
 
 /// A new random request id: 16 bytes from `random` formatted by [`uuid_v4`].
 pub fn new_request_id(random: &mut dyn FnMut(&mut [u8])) -> String {
+    new_request_id_value(random).as_str().to_owned()
+}
+
+/// [`new_request_id`] in a fixed buffer, without allocating.
+pub fn new_request_id_value(random: &mut dyn FnMut(&mut [u8])) -> HeaderValue {
     let mut bytes = [0u8; 16];
     random(&mut bytes);
-    uuid_v4(bytes)
+    uuid_v4_value(bytes)
 }
 
 /// Formats 16 random bytes as a version 4 UUID (`xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx`,
 /// `V` in `8`-`b`): the version nibble is set to 4 and the variant bits to `10`.
-pub fn uuid_v4(mut bytes: [u8; 16]) -> String {
+pub fn uuid_v4(bytes: [u8; 16]) -> String {
+    uuid_v4_value(bytes).as_str().to_owned()
+}
+
+/// [`uuid_v4`] in a fixed buffer, without allocating.
+pub fn uuid_v4_value(mut bytes: [u8; 16]) -> HeaderValue {
     if let Some(version) = bytes.get_mut(6) {
         *version = (*version & 0x0f) | 0x40;
     }
     if let Some(variant) = bytes.get_mut(8) {
         *variant = (*variant & 0x3f) | 0x80;
     }
-    let hex = TraceId(bytes).to_hex();
-    let mut out = String::with_capacity(36);
-    for (index, digit) in hex.iter().enumerate() {
-        if matches!(index, 8 | 12 | 16 | 20) {
-            out.push('-');
+    HeaderValue::written(&mut |out| {
+        let mut rest: &[u8] = &bytes;
+        for (index, len) in [4usize, 2, 2, 2, 6].into_iter().enumerate() {
+            if index > 0 {
+                out.push(b"-");
+            }
+            let (group, tail) = rest.split_at(len.min(rest.len()));
+            out.push_hex(group);
+            rest = tail;
         }
-        out.push(char::from(*digit));
-    }
-    out
+    })
 }
 
 #[cfg(test)]
@@ -58,5 +70,16 @@ mod tests {
         assert_eq!(dashes, [8, 13, 18, 23]);
         assert_eq!(&id[14..15], "4");
         assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
+    }
+
+    #[test]
+    fn the_fixed_buffer_request_id_is_the_same() {
+        let bytes: [u8; 16] = core::array::from_fn(|i| (i as u8) * 17);
+        assert_eq!(uuid_v4_value(bytes), "00112233-4455-4677-8899-aabbccddeeff");
+        let mut source = |buf: &mut [u8]| buf.fill(0xab);
+        assert_eq!(
+            new_request_id_value(&mut source),
+            "abababab-abab-4bab-abab-abababababab"
+        );
     }
 }

@@ -9,7 +9,8 @@
 use std::fmt;
 
 use super::context::{Sampling, SpanContext};
-use super::ids::{hex_value, HexCase, SpanId, TraceId};
+use super::ids::{decode_hex, HexCase, SpanId, TraceId};
+use super::value::{HeaderValue, Writer};
 use super::{single_value, SingleValue};
 
 /// The header name.
@@ -148,18 +149,33 @@ impl TraceParent {
 
     /// The version `00` header value (55 characters). Only the known flags are written.
     pub fn to_header(&self) -> String {
-        let mut out = String::with_capacity(V00_LEN);
-        out.push_str("00-");
-        self.trace_id.write_hex(&mut out);
-        out.push('-');
-        self.parent_id.write_hex(&mut out);
-        out.push_str(match (self.random, self.sampled) {
-            (false, false) => "-00",
-            (false, true) => "-01",
-            (true, false) => "-02",
-            (true, true) => "-03",
+        self.to_header_value().as_str().to_owned()
+    }
+
+    /// [`TraceParent::to_header`] in a fixed buffer, without allocating.
+    pub fn to_header_value(&self) -> HeaderValue {
+        HeaderValue::written(&mut |out| self.write(out))
+    }
+
+    /// Writes [`TraceParent::to_header`] at the start of `out`, without allocating, and
+    /// returns its length (55); `None` when `out` is shorter.
+    pub fn write_header(&self, out: &mut [u8]) -> Option<usize> {
+        let mut writer = Writer::new(out);
+        self.write(&mut writer);
+        writer.finish()
+    }
+
+    fn write(&self, out: &mut Writer<'_>) {
+        out.push(b"00-");
+        out.push_hex(&self.trace_id.0);
+        out.push(b"-");
+        out.push_hex(&self.parent_id.0);
+        out.push(match (self.random, self.sampled) {
+            (false, false) => b"-00",
+            (false, true) => b"-01",
+            (true, false) => b"-02",
+            (true, true) => b"-03",
         });
-        out
     }
 
     /// A new trace: random trace id and parent id (never zero), the random-trace-id flag
@@ -209,12 +225,7 @@ impl TraceParent {
 
 /// Parses exactly two lowercase hex digits.
 fn parse_hex_byte(hex: &[u8]) -> Option<u8> {
-    match hex {
-        [high, low] => Some(
-            (hex_value(*high, HexCase::LowerOnly)? << 4) | hex_value(*low, HexCase::LowerOnly)?,
-        ),
-        _ => None,
-    }
+    decode_hex::<1>(hex, HexCase::LowerOnly).map(|[byte]| byte)
 }
 
 #[cfg(test)]
@@ -460,5 +471,19 @@ mod tests {
             ..context
         };
         assert!(!TraceParent::from_span_context(&deferred, false).sampled);
+    }
+
+    #[test]
+    fn the_header_value_is_the_header_without_allocating() {
+        let mut buffer = [0u8; 60];
+        for flags in ["00", "01", "02", "03"] {
+            let value = format!("00-{TRACE_HEX}-{PARENT_HEX}-{flags}");
+            let parsed = parse(&value).unwrap();
+            assert_eq!(parsed.to_header_value(), value.as_str());
+            assert_eq!(parsed.to_header_value().len(), 55);
+            assert_eq!(parsed.write_header(&mut buffer), Some(55));
+            assert_eq!(&buffer[..55], value.as_bytes());
+            assert_eq!(parsed.write_header(&mut buffer[..54]), None);
+        }
     }
 }

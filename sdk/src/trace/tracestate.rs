@@ -25,6 +25,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use super::chars::{class, skip, DIGIT, KEY_CHAR, LCALPHA, TRACESTATE_VALUE};
 use super::trim_ows;
 
 /// The header name.
@@ -228,10 +229,8 @@ impl TraceState {
 /// Splits one trimmed, non-empty list member into key and value; `None` when either is
 /// invalid.
 fn split_member(member: &[u8]) -> Option<(&[u8], &[u8])> {
-    let equals = member.iter().position(|b| *b == b'=')?;
-    let key = member.get(..equals)?;
-    let value = member.get(equals + 1..)?;
-    (is_valid_key(key) && is_valid_value(value)).then_some((key, value))
+    let (equals, end) = scan_member(member, 0)?;
+    (end == member.len()).then_some((member.get(..equals)?, member.get(equals + 1..)?))
 }
 
 /// Keeps at most [`MAX_ENTRIES`] members, in order, dropping whole members in the
@@ -258,39 +257,91 @@ fn keep_max_entries(members: &mut Vec<(&[u8], &[u8])>) {
     });
 }
 
-/// A key character after the first (`@` excluded: it only separates tenant and system).
-fn is_key_char(b: u8) -> bool {
-    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'*' | b'/')
+/// Whether one received `tracestate` value is a non-empty list that [`TraceState::parse`]
+/// keeps exactly as it is, so that it can be forwarded without being parsed into a list:
+/// every member valid, none empty or with spaces around it, no key repeated, at most
+/// [`MAX_ENTRIES`] members. One pass over the bytes, without allocating.
+pub fn is_canonical(value: &[u8]) -> bool {
+    // Where each key seen so far starts and ends, to find repeats.
+    let mut keys = [(0u16, 0u16); MAX_ENTRIES];
+    let mut count = 0;
+    let mut start = 0;
+    loop {
+        let Some((equals, end)) = scan_member(value, start) else {
+            return false;
+        };
+        let key = value.get(start..equals).unwrap_or_default();
+        let seen = keys.get(..count).unwrap_or_default();
+        let key_at = |(from, to): &(u16, u16)| value.get(usize::from(*from)..usize::from(*to));
+        if seen.iter().any(|range| key_at(range) == Some(key)) {
+            return false;
+        }
+        let (Some(slot), Ok(from), Ok(to)) = (
+            keys.get_mut(count),
+            u16::try_from(start),
+            u16::try_from(equals),
+        ) else {
+            // More than `MAX_ENTRIES` members: some are dropped. (A list of valid members
+            // is far shorter than `u16::MAX`.)
+            return false;
+        };
+        *slot = (from, to);
+        count += 1;
+        if end == value.len() {
+            return true;
+        }
+        // `end` is a `,`.
+        start = end + 1;
+    }
 }
 
-/// `first` then up to `max_rest` key characters.
-fn is_key_part(part: &[u8], first: impl Fn(u8) -> bool, max_rest: usize) -> bool {
-    match part.split_first() {
-        Some((head, rest)) => {
-            first(*head) && rest.len() <= max_rest && rest.iter().all(|b| is_key_char(*b))
-        }
-        None => false,
+/// Reads the member `key=value` at `start` of `bytes`, which ends at a `,` or at the end:
+/// the position of its `=` and of its end, or `None` when the key or the value is invalid.
+fn scan_member(bytes: &[u8], start: usize) -> Option<(usize, usize)> {
+    let equals = scan_key(bytes, start)?;
+    if bytes.get(equals) != Some(&b'=') {
+        return None;
     }
+    let end = scan_value(bytes, equals + 1)?;
+    matches!(bytes.get(end), None | Some(b',')).then_some((equals, end))
+}
+
+/// Reads a simple key (`lcalpha` then up to 255 key characters) or a multi-tenant
+/// `tenant@system` key (tenant: `lcalpha` or digit then up to 240 key characters; system:
+/// `lcalpha` then up to 13) at `start` of `bytes`: where it ends, or `None` when invalid.
+fn scan_key(bytes: &[u8], start: usize) -> Option<usize> {
+    let first = class(*bytes.get(start)?);
+    let end = skip(bytes, start + 1, KEY_CHAR);
+    if bytes.get(end) != Some(&b'@') {
+        return (first & LCALPHA != 0 && end - start <= 256).then_some(end);
+    }
+    if first & (LCALPHA | DIGIT) == 0 || end - start > 241 {
+        return None;
+    }
+    let system = end + 1;
+    if class(*bytes.get(system)?) & LCALPHA == 0 {
+        return None;
+    }
+    let end = skip(bytes, system + 1, KEY_CHAR);
+    (end - system <= 14).then_some(end)
+}
+
+/// Reads a value (1 to 256 characters of `0x20`-`0x7E` except `,` and `=`, not ending with
+/// a space) at `start` of `bytes`: where it ends, or `None` when invalid.
+fn scan_value(bytes: &[u8], start: usize) -> Option<usize> {
+    let end = skip(bytes, start, TRACESTATE_VALUE);
+    let valid = (1..=256).contains(&(end - start)) && bytes.get(end - 1) != Some(&b' ');
+    valid.then_some(end)
 }
 
 /// A simple key or a multi-tenant `tenant@system` key.
 fn is_valid_key(key: &[u8]) -> bool {
-    let lcalpha = |b: u8| b.is_ascii_lowercase();
-    let lcalpha_or_digit = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    match key.iter().position(|b| *b == b'@') {
-        None => is_key_part(key, lcalpha, 255),
-        Some(at) => {
-            let tenant = key.get(..at).unwrap_or_default();
-            let system = key.get(at + 1..).unwrap_or_default();
-            is_key_part(tenant, lcalpha_or_digit, 240) && is_key_part(system, lcalpha, 13)
-        }
-    }
+    scan_key(key, 0) == Some(key.len())
 }
 
 /// 1 to 256 characters of `0x20`-`0x7E` except `,` and `=`, not ending with a space.
 fn is_valid_value(value: &[u8]) -> bool {
-    let allowed = |b: &u8| matches!(b, 0x20..=0x7e) && *b != b',' && *b != b'=';
-    (1..=256).contains(&value.len()) && value.iter().all(allowed) && value.last() != Some(&b' ')
+    scan_value(value, 0) == Some(value.len())
 }
 
 #[cfg(test)]
@@ -563,5 +614,60 @@ mod tests {
         assert_eq!(state.remove("a"), Some("1".to_owned()));
         assert_eq!(state.remove("a"), None);
         assert_eq!(state.to_header(), "b=2");
+    }
+
+    #[test]
+    fn is_canonical_exactly_when_parse_keeps_the_value() {
+        let members = |n: usize| (0..n).map(|i| format!("k{i}=v")).collect::<Vec<_>>();
+        let exactly_32 = members(32).join(",");
+        let over_32 = members(33).join(",");
+        let repeat_late = format!("{},k3=w", members(20).join(","));
+        let simple_256 = format!("a{}=1", "b".repeat(255));
+        let simple_257 = format!("a{}=1", "b".repeat(256));
+        let tenant_ok = format!("1{}@dt=1", "t".repeat(240));
+        let tenant_long = format!("1{}@dt=1", "t".repeat(241));
+        let system_ok = format!("tenant@s{}=1", "y".repeat(13));
+        let system_long = format!("tenant@s{}=1", "y".repeat(14));
+        let value_256 = format!("a={}", "v".repeat(256));
+        let value_257 = format!("a={}", "v".repeat(257));
+        let values = [
+            "shop=t61rcWkgMzE",
+            "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE",
+            "h= leading space kept,i=~!\"#$%&'()*+-./:;<>?@[\\]^_`{|}",
+            "fw529a3039@dt=x,t@1sys=1",
+            "",
+            " ",
+            "a=1,a=2",
+            "a=1, b=2",
+            "a=1 ,b=2",
+            " a=1",
+            "a=1\t",
+            "a=1,",
+            ",a=1",
+            "a=1,,b=2",
+            "Foo=1",
+            "a=",
+            "a=x=y",
+            "a=caf\u{e9}",
+            "a@b@c=1",
+            &exactly_32,
+            &over_32,
+            &repeat_late,
+            &simple_256,
+            &simple_257,
+            &tenant_ok,
+            &tenant_long,
+            &system_ok,
+            &system_long,
+            &value_256,
+            &value_257,
+        ];
+        for value in values {
+            let unchanged = !value.is_empty() && parse(&[value]).to_header() == value;
+            assert_eq!(is_canonical(value.as_bytes()), unchanged, "{value:?}");
+        }
+        assert!(is_canonical(exactly_32.as_bytes()));
+        assert!(is_canonical(b"shop=t61rcWkgMzE"));
+        assert!(!is_canonical(b"a=\xff"));
     }
 }

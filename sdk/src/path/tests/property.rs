@@ -6,7 +6,8 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 
 use super::options_with;
 use crate::path::{
-    canonicalize, DotSegmentParams, EscapedSlashes, Fragment, PathOptions, PathParams,
+    by_rules, canonicalize, is_plainly_canonical, DotSegmentParams, EscapedSlashes, Fragment,
+    PathOptions, PathParams,
 };
 
 /// Pieces that exercise every rule and their interactions.
@@ -257,4 +258,62 @@ fn arbitrary_bytes_never_panic() {
             let _ = canonicalize(&target, options);
         }
     }
+}
+
+/// Pieces of targets that are often already canonical.
+const PLAIN_TOKENS: &[&[u8]] = &[
+    b"/", b"/", b"/", b"a", b"b", b"A", b"z9", b".", b"..", b"...", b".a", b";", b";x", b";..",
+    b"?", b"=", b"&", b"~", b"-", b"_", b"//", b"*", b"4", b"%41", b"#", b"\\",
+];
+
+#[test]
+fn the_one_pass_check_agrees_with_the_rules() {
+    let option_sets = option_sets();
+    let mut rng = XorShift(0x1234_5678_9ABC_DEF1);
+    let mut agreed = 0usize;
+    for round in 0..PATHS {
+        let target = if round % 2 == 0 {
+            generate(&mut rng)
+        } else {
+            let mut target = vec![b'/'];
+            for _ in 0..rng.below(10) {
+                let token = PLAIN_TOKENS.get(rng.below(PLAIN_TOKENS.len()));
+                target.extend_from_slice(token.copied().unwrap_or(b"/"));
+            }
+            target
+        };
+        if target.first() != Some(&b'/') {
+            continue;
+        }
+        for options in &option_sets {
+            let plain = is_plainly_canonical(&target, options);
+            if plain {
+                agreed += 1;
+                let unchanged = by_rules(&target, options).map(|c| {
+                    (
+                        c.as_str().as_bytes() == target,
+                        c.is_changed(),
+                        c.needs_redirect(),
+                    )
+                });
+                assert_eq!(
+                    unchanged,
+                    Ok((true, false, false)),
+                    "{:?} under {options:?}",
+                    String::from_utf8_lossy(&target)
+                );
+            }
+            // Whichever way it is found, the result is the same.
+            assert_eq!(
+                canonicalize(&target, options),
+                by_rules(&target, options),
+                "{:?} under {options:?}",
+                String::from_utf8_lossy(&target)
+            );
+        }
+    }
+    assert!(
+        agreed > PATHS,
+        "only {agreed} targets were found canonical in one pass"
+    );
 }
