@@ -31,6 +31,7 @@ struct Span {
 
 impl Span {
     /// The bytes of the span, or nothing if it is out of `bytes`.
+    #[inline]
     fn of(self, bytes: &[u8]) -> &[u8] {
         bytes.get(self.start..self.end).unwrap_or_default()
     }
@@ -96,10 +97,12 @@ impl HeaderMap {
         })
     }
 
+    #[inline]
     fn name_of(&self, entry: &Entry) -> &[u8] {
         entry.name.of(&self.bytes)
     }
 
+    #[inline]
     fn value_of(&self, entry: &Entry) -> &[u8] {
         entry.value.of(&self.bytes)
     }

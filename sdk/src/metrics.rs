@@ -20,8 +20,10 @@
 //!
 //! Tag values are escaped so that no value can close its own tag or forge another one,
 //! and each family caps its number of distinct tag sets: past the cap, new sets are
-//! counted under the value `other` for every tag. Stat ids are cached per tag set, so a
-//! recording is a hash lookup, with no allocation once a tag set has been seen.
+//! counted under the value `other` for every tag. Stat ids are kept per tag set, so a
+//! recording compares its tag values with the last recording's (a sidecar records the same
+//! set request after request) or searches the sets seen, with no allocation once a tag
+//! set has been seen.
 
 use std::fmt::Write as _;
 
@@ -112,8 +114,6 @@ mod family {
     use crate::host;
     use proxy_wasm::types::MetricType;
     use std::cell::RefCell;
-    use std::collections::HashMap;
-    use std::hash::{BuildHasherDefault, Hasher};
 
     /// One metric name with a fixed list of tag names, and the host stats defined so far.
     #[derive(Debug)]
@@ -122,7 +122,9 @@ mod family {
         name: Box<str>,
         tag_names: Box<[Box<str>]>,
         cap: usize,
-        ids: RefCell<HashMap<Box<[u8]>, u32, BuildHasherDefault<FxHasher>>>,
+        /// The stats defined so far, sorted by key (searched only when the tag set is not
+        /// the last one's).
+        ids: RefCell<Vec<(Box<[u8]>, u32)>>,
         overflow_id: RefCell<Option<u32>>,
         key: RefCell<Vec<u8>>,
         /// The key and stat of the last recording: a sidecar records the same tag set
@@ -133,38 +135,6 @@ mod family {
     /// A stat id, and whether it is the family's overflow stat.
     type Found = (u32, bool);
 
-    /// The multiplicative hash rustc uses for its own tables (FxHash): a few instructions
-    /// per 8 bytes where std's SipHash takes dozens. Keys are tag values, bounded in length
-    /// and, by the tag-set cap, in number, so a crafted collision costs little.
-    #[derive(Debug, Default, Clone, Copy)]
-    struct FxHasher(u64);
-
-    impl FxHasher {
-        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-        fn add(&mut self, word: u64) {
-            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
-        }
-    }
-
-    impl Hasher for FxHasher {
-        fn write(&mut self, bytes: &[u8]) {
-            let mut chunks = bytes.chunks_exact(8);
-            for chunk in &mut chunks {
-                let mut word = [0u8; 8];
-                word.copy_from_slice(chunk);
-                self.add(u64::from_le_bytes(word));
-            }
-            for &byte in chunks.remainder() {
-                self.add(u64::from(byte));
-            }
-        }
-
-        fn finish(&self) -> u64 {
-            self.0
-        }
-    }
-
     impl Family {
         fn new(kind: MetricKind, name: &str, tag_names: &[&str]) -> Self {
             Self {
@@ -172,7 +142,7 @@ mod family {
                 name: name.into(),
                 tag_names: tag_names.iter().map(|t| Box::<str>::from(*t)).collect(),
                 cap: DEFAULT_TAG_SET_CAP,
-                ids: RefCell::new(HashMap::default()),
+                ids: RefCell::new(Vec::new()),
                 overflow_id: RefCell::new(None),
                 key: RefCell::new(Vec::new()),
                 last: RefCell::new((Vec::new(), None)),
@@ -248,16 +218,17 @@ mod family {
         /// [`Family::id_checked`] past the last-recording check.
         fn lookup(&self, key: &[u8], values: &[&str]) -> Option<(u32, bool)> {
             let mut ids = self.ids.try_borrow_mut().ok()?;
-            if let Some(&id) = ids.get(key) {
-                return Some((id, false));
-            }
+            let at = match ids.binary_search_by(|(known, _)| (**known).cmp(key)) {
+                Ok(found) => return ids.get(found).map(|&(_, id)| (id, false)),
+                Err(at) => at,
+            };
             if ids.len() >= self.cap {
                 return self.overflow().map(|id| (id, true));
             }
             let mut stat_name = String::new();
             write_stat_name(&mut stat_name, &self.name, &self.tag_names, values);
             let id = self.define(&stat_name)?;
-            ids.insert(key.into(), id);
+            ids.insert(at, (key.into(), id));
             Some((id, false))
         }
 

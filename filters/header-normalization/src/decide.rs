@@ -138,7 +138,11 @@ impl Normalizer {
         }
         let mut changes = Changes::default();
         for (name, _) in headers.iter() {
-            if is_pseudo(name) || !self.internal.contains(name) {
+            // The table finds every internal name (it is complete on the early way), and
+            // may take a long name for one: `contains` decides.
+            let maybe_internal = self.names.classify(name).roles & role::INTERNAL != 0
+                || self.names.has_prefix_of(name);
+            if !maybe_internal || is_pseudo(name) || !self.internal.contains(name) {
                 continue;
             }
             let Ok(text) = std::str::from_utf8(name) else {
