@@ -37,10 +37,61 @@ impl Span {
     }
 
     /// Whether the span holds `name`, ASCII case-insensitively (lengths compared first).
+    #[inline]
     fn holds_name(self, bytes: &[u8], name: &[u8]) -> bool {
-        self.end.saturating_sub(self.start) == name.len()
-            && self.of(bytes).eq_ignore_ascii_case(name)
+        self.end.wrapping_sub(self.start) == name.len() && eq_ignore_case(self.of(bytes), name)
     }
+}
+
+/// `bytes` with the ASCII capitals of each of its 8 bytes made small (SWAR: no branch per
+/// byte; bytes from 0x80 are left alone).
+fn lowercase_word(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let low = word & (0x7f * ONES);
+    let above_z = low + (0x7f - u64::from(b'Z')) * ONES;
+    let from_a = low + (0x80 - u64::from(b'A')) * ONES;
+    let capitals = from_a & !above_z & !word & (0x80 * ONES);
+    word | (capitals >> 2)
+}
+
+/// An 8-byte chunk as one word (one load; any other length gives 0, which `chunks_exact(8)`
+/// never hands over).
+#[inline]
+fn word(chunk: &[u8]) -> u64 {
+    <&[u8; 8]>::try_from(chunk).map_or(0, |bytes| u64::from_le_bytes(*bytes))
+}
+
+/// Whether two byte strings are equal, eight bytes at a time (the `memcmp` a wasm module
+/// links compares byte by byte).
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut left = a.chunks_exact(8);
+    let mut right = b.chunks_exact(8);
+    for (x, y) in (&mut left).zip(&mut right) {
+        if word(x) != word(y) {
+            return false;
+        }
+    }
+    left.remainder().iter().zip(right.remainder()).all(|(x, y)| x == y)
+}
+
+/// Whether two byte strings of the same length are equal but for ASCII case, eight bytes at
+/// a time (names are compared on every lookup; `eq_ignore_ascii_case` goes byte by byte).
+pub(crate) fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut left = a.chunks_exact(8);
+    let mut right = b.chunks_exact(8);
+    for (x, y) in (&mut left).zip(&mut right) {
+        let (x, y) = (word(x), word(y));
+        if x != y && lowercase_word(x) != lowercase_word(y) {
+            return false;
+        }
+    }
+    left.remainder().eq_ignore_ascii_case(right.remainder())
 }
 
 /// Reads a little-endian `u32` at `at`.
@@ -144,6 +195,12 @@ impl HeaderMap {
         self.entries.push(entry);
     }
 
+    /// Makes room for `pairs` more pairs of `bytes` bytes in all.
+    pub fn reserve(&mut self, pairs: usize, bytes: usize) {
+        self.entries.reserve(pairs);
+        self.bytes.reserve(bytes);
+    }
+
     /// Removes every pair, keeping the storage for reuse.
     pub fn clear(&mut self) {
         self.bytes.clear();
@@ -185,29 +242,47 @@ impl HeaderMap {
             .map(|entry| self.value_of(entry))
     }
 
+    /// The pairs named `name` (ASCII case-insensitive), in order. A plain loop rather than
+    /// [`HeaderMap::values`]: the lookups below run on every header change.
+    fn named<'a>(&'a self, name: &'a [u8]) -> impl Iterator<Item = &'a Entry> + 'a {
+        self.entries
+            .iter()
+            .filter(move |entry| entry.name.holds_name(&self.bytes, name))
+    }
+
     /// The value of `name` when it appears exactly once; `Err(n)` with the count otherwise.
     pub fn single(&self, name: &str) -> Result<&[u8], usize> {
-        let mut values = self.values(name);
-        match (values.next(), values.next()) {
-            (Some(value), None) => Ok(value),
-            (None, _) => Err(0),
-            (Some(_), Some(_)) => Err(2 + values.count()),
+        let mut found = None;
+        let mut count = 0usize;
+        for entry in &self.entries {
+            if entry.name.holds_name(&self.bytes, name.as_bytes()) {
+                count += 1;
+                found = found.or(Some(entry));
+            }
+        }
+        match (found, count) {
+            (Some(entry), 1) => Ok(self.value_of(entry)),
+            _ => Err(count),
         }
     }
 
     /// The first value of `name`. Hides repeats: prefer [`HeaderMap::single`] for decisions.
     pub fn first(&self, name: &str) -> Option<&[u8]> {
-        self.values(name).next()
+        let entry = self.named(name.as_bytes()).next()?;
+        Some(self.value_of(entry))
     }
 
     /// How many times `name` appears.
     pub fn count(&self, name: &str) -> usize {
-        self.values(name).count()
+        self.named(name.as_bytes()).count()
     }
 
     /// Whether `name` appears at all.
     pub fn contains(&self, name: &str) -> bool {
-        self.values(name).next().is_some()
+        let name = name.as_bytes();
+        self.entries
+            .iter()
+            .any(|entry| entry.name.holds_name(&self.bytes, name))
     }
 
     /// All pairs in order.
@@ -283,6 +358,28 @@ mod tests {
         assert_eq!(headers.single("b"), Ok(&b"x"[..]));
         assert_eq!(headers.single("c"), Err(0));
         assert_eq!(headers.first("a"), Some(&b"1"[..]));
+    }
+
+    #[test]
+    fn names_compare_as_eq_ignore_ascii_case_does() {
+        let samples: [&[u8]; 9] = [
+            b"", b"a", b"X-Service-Name", b"x-service-name", b"x-service-namE",
+            b"content-type", b"CONTENT-TYPE", b"@[`{\x80\xc1\xff-Z", b"`{@[\xa0\xe1\xdf-z",
+        ];
+        for a in samples {
+            for b in samples {
+                assert_eq!(eq_ignore_case(a, b), a.eq_ignore_ascii_case(b), "{a:?} {b:?}");
+            }
+        }
+        for a in samples {
+            for b in samples {
+                assert_eq!(same_bytes(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
+        for byte in 0..=255u8 {
+            let word = u64::from_le_bytes([byte; 8]);
+            assert_eq!(lowercase_word(word), u64::from_le_bytes([byte.to_ascii_lowercase(); 8]));
+        }
     }
 
     #[test]

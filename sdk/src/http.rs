@@ -68,6 +68,11 @@ impl PendingChanges {
     }
 
     fn push(&mut self, kind: Change, name: &str, value: &[u8]) {
+        if self.kinds.capacity() == 0 {
+            // Room for a stage's usual changes at once, rather than growing step by step.
+            self.changes.reserve(8, 256);
+            self.kinds.reserve(8);
+        }
         self.changes.push(name.as_bytes(), value);
         self.kinds.push(kind);
     }

@@ -111,6 +111,7 @@ mod family {
         write_stat_name, MetricKind, Recorded, DEFAULT_TAG_SET_CAP, MAX_TAG_VALUE_LEN,
         OVERFLOW_VALUE,
     };
+    use crate::headers::same_bytes;
     use crate::host;
     use proxy_wasm::types::MetricType;
     use std::cell::RefCell;
@@ -204,11 +205,9 @@ mod family {
         fn is_key_of(&self, key: &[u8], values: &[&str]) -> bool {
             let mut rest = key;
             for value in self.tag_values(values) {
-                match rest
-                    .strip_prefix(value)
-                    .and_then(|after| after.split_first())
-                {
-                    Some((0xFF, after)) => rest = after,
+                let (head, tail) = rest.split_at_checked(value.len()).unwrap_or_default();
+                match tail.split_first() {
+                    Some((0xFF, after)) if same_bytes(head, value) => rest = after,
                     _ => return false,
                 }
             }

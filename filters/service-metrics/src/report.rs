@@ -82,7 +82,8 @@ pub fn record(recorder: &Recorder<'_>, http: &Http, started_nanos: Option<u64>) 
         families,
         attributes,
     } = *recorder;
-    if reads_several_request_headers(settings) {
+    // A caller handed on by a filter before this one makes the caller-name header moot.
+    if reads_several_request_headers(settings) && http.verified_caller().is_none() {
         // One read of the header list costs less in Envoy than two reads of one header;
         // `http` keeps the list, and the single-header reads below are served from it. In
         // a bundle the stages before this one read it already: no host call at all.
