@@ -868,6 +868,31 @@ def evaluate_targets(spec, rows, work, prepared):
             what = (f"{t['variant']} Δ / {t['reference']} Δ {relation} {t['max']:g}"
                     + (" (aim)" if t.get("aim") else ""))
             shown = f"{value:.2f} ({fmt_signed(v['delta'])} / {fmt_signed(r['delta'])})"
+        elif t["kind"] == "instructions":
+            v = rows.get(t["variant"], {})
+            if "delta" not in v:
+                continue
+            value = v["delta"]
+            ok = value <= t["max"]
+            what = f"{t['variant']} Δ ≤ {fmt_signed(t['max'])} instructions/request"
+            shown = fmt_signed(value)
+        elif t["kind"] == "floor":
+            v = rows.get(t["variant"], {})
+            if "delta" not in v:
+                continue
+            value = v["delta"] / t["floor"]
+            ok = value <= t["max"]
+            what = (f"{t['variant']} Δ / its host-call floor ({fmt_int(t['floor'])}, "
+                    f"BENCHMARKS.md) ≤ {t['max']:g}")
+            shown = f"{value:.2f} ({fmt_signed(v['delta'])} / {fmt_int(t['floor'])})"
+        elif t["kind"] == "throughput":
+            v = rows.get(t["variant"], {})
+            if "rps_ratio" not in v:
+                continue
+            value = v["rps_ratio"]
+            ok = value >= t["min"]
+            what = f"{t['variant']} throughput / baseline's ≥ {t['min']:g}"
+            shown = f"{value:.3f}"
         elif t["kind"] == "size":
             path = work / "modules" / f"{t['module']}.wasm"
             if path not in prepared:

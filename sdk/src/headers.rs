@@ -74,7 +74,10 @@ pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
             return false;
         }
     }
-    left.remainder().iter().zip(right.remainder()).all(|(x, y)| x == y)
+    left.remainder()
+        .iter()
+        .zip(right.remainder())
+        .all(|(x, y)| x == y)
 }
 
 /// Whether two byte strings of the same length are equal but for ASCII case, eight bytes at
@@ -363,12 +366,23 @@ mod tests {
     #[test]
     fn names_compare_as_eq_ignore_ascii_case_does() {
         let samples: [&[u8]; 9] = [
-            b"", b"a", b"X-Service-Name", b"x-service-name", b"x-service-namE",
-            b"content-type", b"CONTENT-TYPE", b"@[`{\x80\xc1\xff-Z", b"`{@[\xa0\xe1\xdf-z",
+            b"",
+            b"a",
+            b"X-Service-Name",
+            b"x-service-name",
+            b"x-service-namE",
+            b"content-type",
+            b"CONTENT-TYPE",
+            b"@[`{\x80\xc1\xff-Z",
+            b"`{@[\xa0\xe1\xdf-z",
         ];
         for a in samples {
             for b in samples {
-                assert_eq!(eq_ignore_case(a, b), a.eq_ignore_ascii_case(b), "{a:?} {b:?}");
+                assert_eq!(
+                    eq_ignore_case(a, b),
+                    a.eq_ignore_ascii_case(b),
+                    "{a:?} {b:?}"
+                );
             }
         }
         for a in samples {
@@ -378,7 +392,10 @@ mod tests {
         }
         for byte in 0..=255u8 {
             let word = u64::from_le_bytes([byte; 8]);
-            assert_eq!(lowercase_word(word), u64::from_le_bytes([byte.to_ascii_lowercase(); 8]));
+            assert_eq!(
+                lowercase_word(word),
+                u64::from_le_bytes([byte.to_ascii_lowercase(); 8])
+            );
         }
     }
 

@@ -7,33 +7,30 @@
 
 use serde_json::{json, Value};
 use wasmesh_bench_host_calls::{envoy_request_headers, run, Request};
+use wasmesh_sdk::testing::BENCHMARK_REQUEST;
 
-/// `[request]` of bench/variants.toml.
-const HEADERS: &[(&str, &str)] = &[
-    ("host", "orders.shop.svc.cluster.local"),
-    (
-        "traceparent",
-        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-    ),
-    ("tracestate", "shop=t61rcWkgMzE"),
-    ("x-service-name", "frontend"),
-    ("user-agent", "shop-frontend/2.14.1 (okhttp/4.12.0)"),
-    ("accept", "application/json"),
-    ("accept-encoding", "gzip, deflate, br"),
-    ("accept-language", "en-US,en;q=0.9"),
-    (
-        "authorization",
-        "Bearer eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIn0.c2lnbmF0dXJl",
-    ),
-    ("cookie", "session=7f3e9a1c; theme=dark"),
-    ("x-request-id", "2b8f4c1e-6d3a-4f5b-9e7c-1a2b3c4d5e6f"),
-    ("x-forwarded-for", "203.0.113.7"),
-    ("x-forwarded-proto", "https"),
-    ("cache-control", "no-cache"),
-    ("referer", "https://shop.example.com/cart"),
-    ("baggage", "user.tier=gold,session.region=eu-west-1"),
-];
-const PATH: &str = "/api/v1/orders/12345?expand=items";
+/// `[request]` of bench/variants.toml as a client sends it: the SDK's benchmark request
+/// (as Envoy hands it to filters) with `:authority` as `host` and no other pseudo-header.
+fn client_headers() -> Vec<(String, String)> {
+    BENCHMARK_REQUEST
+        .iter()
+        .filter_map(|&(name, value)| match name {
+            ":authority" => Some(("host", value)),
+            _ if name.starts_with(':') => None,
+            _ => Some((name, value)),
+        })
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect()
+}
+
+/// The request's path.
+fn path() -> String {
+    let (_, path) = BENCHMARK_REQUEST
+        .iter()
+        .find(|(name, _)| *name == ":path")
+        .expect("the benchmark request has a path");
+    (*path).to_owned()
+}
 
 /// The bundle's configuration as bench.py renders `[configs]` of bench/variants.toml.
 fn bundle_config() -> String {
@@ -77,7 +74,7 @@ fn filter(module: &str, config: &str, unpruned: bool, counters: &[&str]) -> Valu
 /// Runs the tool on these variants, as bench.py does.
 fn counts(variants: Value) -> Value {
     let input = json!({
-        "request": {"method": "GET", "path": PATH, "headers": HEADERS},
+        "request": {"method": "GET", "path": path(), "headers": client_headers()},
         "variants": variants,
     });
     run(&input).expect("the input is understood")["variants"].clone()
@@ -162,11 +159,8 @@ fn a_module_from_elsewhere_is_not_counted() {
 fn filters_see_the_headers_envoy_hands_them() {
     let request = Request {
         method: "GET".to_owned(),
-        path: PATH.to_owned(),
-        headers: HEADERS
-            .iter()
-            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-            .collect(),
+        path: path(),
+        headers: client_headers(),
     };
     let headers = envoy_request_headers(&request);
     let names: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();

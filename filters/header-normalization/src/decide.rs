@@ -976,40 +976,13 @@ mod tests {
         assert!(early > rounds, "taken {early} times");
     }
 
-    /// The benchmark's request (bench/variants.toml), as Envoy hands it to filters.
-    const BENCHMARK: &[(&str, &str)] = &[
-        (":authority", "orders.shop.svc.cluster.local"),
-        (":path", "/api/v1/orders/12345?expand=items"),
-        (":method", "GET"),
-        (":scheme", "http"),
-        (
-            "traceparent",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-        ),
-        ("tracestate", "shop=t61rcWkgMzE"),
-        ("x-service-name", "frontend"),
-        ("user-agent", "shop-frontend/2.14.1 (okhttp/4.12.0)"),
-        ("accept", "application/json"),
-        ("accept-encoding", "gzip, deflate, br"),
-        ("accept-language", "en-US,en;q=0.9"),
-        (
-            "authorization",
-            "Bearer eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIn0.c2lnbmF0dXJl",
-        ),
-        ("cookie", "session=7f3e9a1c; theme=dark"),
-        ("x-request-id", "2b8f4c1e-6d3a-4f5b-9e7c-1a2b3c4d5e6f"),
-        ("x-forwarded-for", "203.0.113.7"),
-        ("x-forwarded-proto", "https"),
-        ("cache-control", "no-cache"),
-        ("referer", "https://shop.example.com/cart"),
-        ("baggage", "user.tier=gold,session.region=eu-west-1"),
-    ];
+    use wasmesh_sdk::testing::BENCHMARK_REQUEST;
 
     #[test]
     fn canonical_requests_take_the_early_way_out() {
         let normalizer = normalizer("{}");
         for request in [
-            BENCHMARK,
+            BENCHMARK_REQUEST,
             &[(":method", "GET"), (":path", "/a"), ("x", "1")],
             &[(":path", "*"), ("te", "trailers"), ("host", "svc:8080")],
             &[
@@ -1035,7 +1008,7 @@ mod tests {
         // Envoy adds `x-envoy-external-address` to every request from outside (the
         // benchmark's too): dropping it must not send the request through every rule.
         let normalizer = normalizer("{}");
-        let mut request = BENCHMARK.to_vec();
+        let mut request = BENCHMARK_REQUEST.to_vec();
         request.push(("x-envoy-external-address", "127.0.0.1"));
         request.push(("x-forwarded-client-cert", "By=spiffe://a"));
         let headers = map(&request);

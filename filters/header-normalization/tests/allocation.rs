@@ -8,7 +8,7 @@
 use std::net::IpAddr;
 
 use header_normalization::{Config, ConnectionFacts, Decision, Normalizer};
-use wasmesh_sdk::testing::{count_allocations, CountingAllocator};
+use wasmesh_sdk::testing::{count_allocations, CountingAllocator, BENCHMARK_REQUEST};
 use wasmesh_sdk::HeaderMap;
 
 #[global_allocator]
@@ -93,39 +93,9 @@ fn a_canonical_request_costs_no_allocation() {
     }
 }
 
-/// The benchmark's request (bench/variants.toml `[request]`) as Envoy hands it to
-/// filters: pseudo-headers first, `host` as `:authority`.
-const BENCHMARK: &[(&str, &str)] = &[
-    (":authority", "orders.shop.svc.cluster.local"),
-    (":path", "/api/v1/orders/12345?expand=items"),
-    (":method", "GET"),
-    (":scheme", "http"),
-    (
-        "traceparent",
-        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-    ),
-    ("tracestate", "shop=t61rcWkgMzE"),
-    ("x-service-name", "frontend"),
-    ("user-agent", "shop-frontend/2.14.1 (okhttp/4.12.0)"),
-    ("accept", "application/json"),
-    ("accept-encoding", "gzip, deflate, br"),
-    ("accept-language", "en-US,en;q=0.9"),
-    (
-        "authorization",
-        "Bearer eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIn0.c2lnbmF0dXJl",
-    ),
-    ("cookie", "session=7f3e9a1c; theme=dark"),
-    ("x-request-id", "2b8f4c1e-6d3a-4f5b-9e7c-1a2b3c4d5e6f"),
-    ("x-forwarded-for", "203.0.113.7"),
-    ("x-forwarded-proto", "https"),
-    ("cache-control", "no-cache"),
-    ("referer", "https://shop.example.com/cart"),
-    ("baggage", "user.tier=gold,session.region=eu-west-1"),
-];
-
 #[test]
 fn the_benchmark_request_costs_no_allocation() {
-    let headers = map(BENCHMARK);
+    let headers = map(BENCHMARK_REQUEST);
     for config in [
         "{}",
         r#"{"repeated_singletons": "keep_first", "singleton_headers": ["x-service-name"],

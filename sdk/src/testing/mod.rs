@@ -49,6 +49,39 @@ extern "C" {
     fn proxy_on_delete(context_id: u32);
 }
 
+/// The request every benchmark variant serves (bench/variants.toml `[request]`) as Envoy hands
+/// it to the first filter: pseudo-headers first, `host` as `:authority`, names lowercase.
+/// Envoy's connection manager also adds `x-envoy-external-address` and rewrites
+/// `x-forwarded-*` and `x-request-id` before any filter (see `bench/host-calls`); tests that need
+/// those add them. The tests and cost harnesses of the filters measure on this request.
+pub const BENCHMARK_REQUEST: &[(&str, &str)] = &[
+    (":authority", "orders.shop.svc.cluster.local"),
+    (":path", "/api/v1/orders/12345?expand=items"),
+    (":method", "GET"),
+    (":scheme", "http"),
+    (
+        "traceparent",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    ),
+    ("tracestate", "shop=t61rcWkgMzE"),
+    ("x-service-name", "frontend"),
+    ("user-agent", "shop-frontend/2.14.1 (okhttp/4.12.0)"),
+    ("accept", "application/json"),
+    ("accept-encoding", "gzip, deflate, br"),
+    ("accept-language", "en-US,en;q=0.9"),
+    (
+        "authorization",
+        "Bearer eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIn0.c2lnbmF0dXJl",
+    ),
+    ("cookie", "session=7f3e9a1c; theme=dark"),
+    ("x-request-id", "2b8f4c1e-6d3a-4f5b-9e7c-1a2b3c4d5e6f"),
+    ("x-forwarded-for", "203.0.113.7"),
+    ("x-forwarded-proto", "https"),
+    ("cache-control", "no-cache"),
+    ("referer", "https://shop.example.com/cart"),
+    ("baggage", "user.tier=gold,session.region=eu-west-1"),
+];
+
 /// Fills `buf` from this thread's seeded generator (the host's random source in tests).
 pub(crate) fn fill_random(buf: &mut [u8]) {
     with(|s| {
