@@ -14,7 +14,7 @@ use std::rc::Rc;
 ///
 /// The request headers are read from the host once per request and shared: every
 /// [`Http::request_headers`] of the request's callbacks (and every stage of a
-/// [`crate::Chain`]) gets the same map, which the request header changes made through
+/// [`crate::chain::Chain`]) gets the same map, which the request header changes made through
 /// this handle keep up to date, in place. In the callbacks after the request headers
 /// (response, log) it is the request as it left this filter: changes made by filters
 /// after it in Envoy's chain are not seen. Changes that would not change the map
