@@ -62,7 +62,8 @@ fn word(chunk: &[u8]) -> u64 {
 }
 
 /// Whether two byte strings are equal, eight bytes at a time (the `memcmp` a wasm module
-/// links compares byte by byte).
+/// links compares byte by byte). Metric keys are compared with it.
+#[cfg(any(feature = "host", test))]
 pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
