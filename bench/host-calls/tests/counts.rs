@@ -7,7 +7,7 @@
 
 use serde_json::{json, Value};
 use wasmesh_bench_host_calls::{envoy_request_headers, run, Request};
-use wasmesh_sdk::testing::BENCHMARK_REQUEST;
+use wasmesh_sdk::testing::{BENCHMARK_ACCESS_POLICY, BENCHMARK_REQUEST};
 
 /// `[request]` of bench/variants.toml as a client sends it: the SDK's benchmark request
 /// (as Envoy hands it to filters) with `:authority` as `host` and no other pseudo-header.
@@ -34,20 +34,11 @@ fn path() -> String {
 
 /// The bundle's configuration as bench.py renders `[configs]` of bench/variants.toml.
 fn bundle_config() -> String {
+    let access_policy: Value =
+        serde_json::from_str(BENCHMARK_ACCESS_POLICY).expect("the policy is JSON");
     json!({"chain": [
         {"name": "header-normalization", "config": {}},
-        {"name": "access-control", "config": {
-            "identity": {
-                "sources": ["caller_header"],
-                "caller_header": {"name": "x-service-name", "trusted_cidrs": ["127.0.0.1/32"]}
-            },
-            "rules": [
-                {"name": "orders-read", "action": "allow", "callers": ["frontend"],
-                 "methods": ["GET", "HEAD"], "paths": [{"prefix": "/api/v1/orders"}]},
-                {"name": "orders-write", "action": "allow", "callers": ["checkout"],
-                 "methods": ["POST"], "paths": [{"exact": "/api/v1/orders"}]}
-            ]
-        }},
+        {"name": "access-control", "config": access_policy},
         {"name": "trace-propagation", "config":
             {"new_span_id": true, "inject": ["w3c", "b3"], "response_trace_id_header": "x-trace-id"}},
         {"name": "service-metrics", "config": {

@@ -1,20 +1,9 @@
 //! plain-access-control, driven through the proxy-wasm dispatcher by the SDK's native host
 //! emulator, with the benchmark's policy (bench/variants.toml).
 
-use wasmesh_sdk::testing::{Action, Host};
+use wasmesh_sdk::testing::{Action, Host, BENCHMARK_ACCESS_POLICY};
 
-const POLICY: &str = r#"{
-  "identity": {
-    "sources": ["caller_header"],
-    "caller_header": {"name": "x-service-name", "trusted_cidrs": ["127.0.0.1/32"]}
-  },
-  "rules": [
-    {"name": "orders-read", "action": "allow", "callers": ["frontend"],
-     "methods": ["GET", "HEAD"], "paths": [{"prefix": "/api/v1/orders"}]},
-    {"name": "orders-write", "action": "allow", "callers": ["checkout"],
-     "methods": ["POST"], "paths": [{"exact": "/api/v1/orders"}]}
-  ]
-}"#;
+const POLICY: &str = BENCHMARK_ACCESS_POLICY;
 
 const TRUSTED: &str = "127.0.0.1:5000";
 const UNTRUSTED: &str = "10.0.0.7:5000";

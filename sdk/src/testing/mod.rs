@@ -82,6 +82,23 @@ pub const BENCHMARK_REQUEST: &[(&str, &str)] = &[
     ("baggage", "user.tier=gold,session.region=eu-west-1"),
 ];
 
+/// The access-control policy of the benchmark (bench/variants.toml `[configs]`): the caller
+/// named by `x-service-name` from 127.0.0.1, `frontend` may read orders and `checkout` create
+/// them. The tests of the filters that implement it (access-control, and the same policy
+/// written the usual proxy-wasm way) use it as the benchmark does.
+pub const BENCHMARK_ACCESS_POLICY: &str = r#"{
+  "identity": {
+    "sources": ["caller_header"],
+    "caller_header": {"name": "x-service-name", "trusted_cidrs": ["127.0.0.1/32"]}
+  },
+  "rules": [
+    {"name": "orders-read", "action": "allow", "callers": ["frontend"],
+     "methods": ["GET", "HEAD"], "paths": [{"prefix": "/api/v1/orders"}]},
+    {"name": "orders-write", "action": "allow", "callers": ["checkout"],
+     "methods": ["POST"], "paths": [{"exact": "/api/v1/orders"}]}
+  ]
+}"#;
+
 /// Fills `buf` from this thread's seeded generator (the host's random source in tests).
 pub(crate) fn fill_random(buf: &mut [u8]) {
     with(|s| {

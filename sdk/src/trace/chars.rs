@@ -69,15 +69,7 @@ const fn classes_of(b: u8) -> u8 {
 
 /// [`classes_of`] for every ASCII byte (no other byte is in a class).
 const fn table() -> [u8; 128] {
-    let mut table = [0u8; 128];
-    let mut rest: &mut [u8] = &mut table;
-    let mut byte = 0u8;
-    while let Some((slot, tail)) = rest.split_first_mut() {
-        *slot = classes_of(byte);
-        byte = byte.wrapping_add(1);
-        rest = tail;
-    }
-    table
+    ascii_table!(classes_of)
 }
 
 static CLASSES: [u8; 128] = table();

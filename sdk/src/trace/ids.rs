@@ -132,17 +132,7 @@ const fn hex_value_of(b: u8) -> u8 {
 }
 
 /// [`hex_value_of`] for every ASCII byte ([`NOT_HEX`] for any other, as `get` gives none).
-static HEX_VALUES: [u8; 128] = {
-    let mut table = [0u8; 128];
-    let mut rest: &mut [u8] = &mut table;
-    let mut byte = 0u8;
-    while let Some((slot, tail)) = rest.split_first_mut() {
-        *slot = hex_value_of(byte);
-        byte = byte.wrapping_add(1);
-        rest = tail;
-    }
-    table
-};
+static HEX_VALUES: [u8; 128] = ascii_table!(hex_value_of);
 
 /// The lowercase hex digits.
 const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";

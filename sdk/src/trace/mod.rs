@@ -42,6 +42,22 @@
 //! - When the trace is continued, keep the trace id and flags and give the outgoing request
 //!   a new parent id ([`TraceParent::child`], [`SpanContext::child`]).
 
+/// The table of `$value(byte)` for every ASCII byte, built at compile time (a byte's class
+/// or value is then one load).
+macro_rules! ascii_table {
+    ($value:path) => {{
+        let mut table = [0u8; 128];
+        let mut rest: &mut [u8] = &mut table;
+        let mut byte = 0u8;
+        while let Some((slot, tail)) = rest.split_first_mut() {
+            *slot = $value(byte);
+            byte = byte.wrapping_add(1);
+            rest = tail;
+        }
+        table
+    }};
+}
+
 pub mod b3;
 pub mod baggage;
 mod chars;
