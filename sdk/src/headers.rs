@@ -240,15 +240,12 @@ impl HeaderMap {
 
     /// Every value of `name` (ASCII case-insensitive), in order.
     pub fn values<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n> {
-        self.entries
-            .iter()
-            .filter(move |entry| entry.name.holds_name(&self.bytes, name.as_bytes()))
+        self.named(name.as_bytes())
             .map(|entry| self.value_of(entry))
     }
 
-    /// The pairs named `name` (ASCII case-insensitive), in order. A plain loop rather than
-    /// [`HeaderMap::values`]: the lookups below run on every header change.
-    fn named<'a>(&'a self, name: &'a [u8]) -> impl Iterator<Item = &'a Entry> + 'a {
+    /// The pairs named `name` (ASCII case-insensitive), in order.
+    fn named<'a, 'n>(&'a self, name: &'n [u8]) -> impl Iterator<Item = &'a Entry> + use<'a, 'n> {
         self.entries
             .iter()
             .filter(move |entry| entry.name.holds_name(&self.bytes, name))

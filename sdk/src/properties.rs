@@ -122,9 +122,19 @@ fn value(path: &[&str]) -> Option<Bytes> {
     value.map(Bytes::Kept)
 }
 
-/// The raw bytes of an attribute.
-fn read(path: &[&str]) -> Option<Vec<u8>> {
-    value(path).map(|bytes| bytes.to_vec())
+/// An integer as Envoy encodes it (8 bytes little-endian).
+fn decode_int(bytes: &[u8]) -> Option<i64> {
+    let bytes: [u8; 8] = bytes.try_into().ok()?;
+    Some(i64::from_le_bytes(bytes))
+}
+
+/// A boolean as Envoy encodes it (one byte).
+fn decode_bool(bytes: &[u8]) -> Option<bool> {
+    match bytes {
+        [0] => Some(false),
+        [1] => Some(true),
+        _ => None,
+    }
 }
 
 /// A string attribute; non-UTF-8 bytes are replaced, never unwrapped.
@@ -134,17 +144,12 @@ pub fn string(path: &[&str]) -> Option<String> {
 
 /// An integer attribute (8 bytes little-endian).
 pub fn int(path: &[&str]) -> Option<i64> {
-    let bytes: [u8; 8] = (*value(path)?).try_into().ok()?;
-    Some(i64::from_le_bytes(bytes))
+    decode_int(&value(path)?)
 }
 
 /// A boolean attribute (one byte).
 pub fn bool(path: &[&str]) -> Option<bool> {
-    match *value(path)? {
-        [0] => Some(false),
-        [1] => Some(true),
-        _ => None,
-    }
+    decode_bool(&value(path)?)
 }
 
 /// The IP address of the downstream peer (`source.address` without its port).
@@ -245,7 +250,7 @@ enum Expression {
 }
 
 /// The values of one [`AttributeBatch::read`], by position in the batch; encoded as
-/// [`read`](self) returns them (strings as bytes, integers as 8 bytes little-endian,
+/// [`string`], [`int`] and [`bool`] read them (strings as bytes, integers as 8 bytes little-endian,
 /// booleans as one byte).
 #[derive(Debug, Default)]
 pub struct AttributeValues {
@@ -307,7 +312,7 @@ impl AttributeBatch {
         }
         let mut values = AttributeValues::default();
         for (index, path) in self.paths.iter().enumerate() {
-            match read(path) {
+            match value(path) {
                 Some(bytes) => values.values.push(&bytes, b""),
                 None => {
                     values.values.push(b"", b"");
@@ -331,8 +336,7 @@ impl AttributeValues {
 
     /// Attribute `index` as an integer (8 bytes little-endian).
     pub fn int(&self, index: usize) -> Option<i64> {
-        let bytes: [u8; 8] = self.bytes(index)?.try_into().ok()?;
-        Some(i64::from_le_bytes(bytes))
+        decode_int(self.bytes(index)?)
     }
 
     /// Attribute `index` as a non-negative integer.
@@ -342,10 +346,6 @@ impl AttributeValues {
 
     /// Attribute `index` as a boolean (one byte).
     pub fn bool(&self, index: usize) -> Option<bool> {
-        match self.bytes(index)? {
-            [0] => Some(false),
-            [1] => Some(true),
-            _ => None,
-        }
+        decode_bool(self.bytes(index)?)
     }
 }

@@ -12,27 +12,7 @@
 mod common;
 
 use common::{host, send_bytes, Outcome};
-use wasmesh_sdk::testing::Host;
-
-/// xorshift64*: a deterministic generator, so a failure is reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % u64::try_from(n).unwrap()).unwrap()
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
+use wasmesh_sdk::testing::{Host, TestRng};
 
 /// Pieces hostile paths are made of.
 const PATH_PIECES: &[&[u8]] = &[
@@ -131,7 +111,7 @@ const BENIGN_PIECES: &[&[u8]] = &[
 ];
 
 /// A path: mostly ordinary pieces, with a hostile piece one time in `1 / hostility`.
-fn generate_path(rng: &mut Rng, hostility: usize) -> Vec<u8> {
+fn generate_path(rng: &mut TestRng, hostility: usize) -> Vec<u8> {
     let mut path = Vec::new();
     match rng.below(20) {
         0 => {}
@@ -194,7 +174,7 @@ fn forwarded_path(host: &Host, path: &[u8]) -> Outcome {
 #[test]
 fn generated_paths_canonicalize_idempotently_and_never_panic() {
     const PER_PROFILE: usize = 3000;
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = TestRng::new(0x9E37_79B9_7F4A_7C15);
     let mut counts = [0usize; 3];
     for config in PATH_PROFILES {
         let host = host(config);
@@ -325,7 +305,7 @@ const HEADER_PROFILES: [&str; 4] = [
         "renames": [{"from": "x_legacy", "to": "authorization"}]}"#,
 ];
 
-fn generate_request(rng: &mut Rng) -> Vec<(Vec<u8>, Vec<u8>)> {
+fn generate_request(rng: &mut TestRng) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut headers = vec![
         (b":method".to_vec(), rng.pick(METHODS).as_bytes().to_vec()),
         (b":scheme".to_vec(), b"http".to_vec()),
@@ -359,7 +339,7 @@ fn as_bytes(headers: &[(String, String)]) -> Vec<(Vec<u8>, Vec<u8>)> {
 #[test]
 fn generated_requests_normalize_to_a_fixed_point() {
     const PER_PROFILE: usize = 4000;
-    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    let mut rng = TestRng::new(0xD1B5_4A32_D192_ED03);
     let mut forwarded = 0;
     for config in HEADER_PROFILES {
         let host = host(config);

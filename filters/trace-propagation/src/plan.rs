@@ -337,6 +337,7 @@ impl crate::TracePropagation {
 mod tests {
     use super::*;
     use crate::config::Config;
+    use wasmesh_sdk::testing::TestRng;
 
     fn settings(json: &str) -> Settings {
         Settings::compile(wasmesh_sdk::config::parse::<Config>(json.as_bytes()).unwrap()).unwrap()
@@ -512,16 +513,10 @@ mod tests {
                 "sampling": {"probability": 0.5, "trust_incoming": false}}"#,
         ];
         let settings: Vec<Settings> = configs.iter().map(|json| settings(json)).collect();
-        let mut seed = 0x9e37_79b9_u32;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            seed as usize
-        };
+        let mut rng = TestRng::new(0x9e37_79b9);
         for round in 0..2000 {
-            let pairs: Vec<(&str, &str)> = (0..next() % 12)
-                .map(|_| (names[next() % names.len()], values[next() % values.len()]))
+            let pairs: Vec<(&str, &str)> = (0..rng.below(12))
+                .map(|_| (*rng.pick(&names), *rng.pick(&values)))
                 .collect();
             let request = headers(&pairs);
             let plan = plan(&settings[round % settings.len()], &request, &mut sevens);

@@ -99,11 +99,44 @@ pub const BENCHMARK_ACCESS_POLICY: &str = r#"{
   ]
 }"#;
 
+/// A deterministic generator (xorshift64*) for tests: the same seed gives the same
+/// sequence, so a failure on generated input is reproducible. The emulator's random source
+/// is one; property tests draw their inputs from one.
+#[derive(Debug, Clone)]
+pub struct TestRng(u64);
+
+impl TestRng {
+    /// A generator seeded with `seed` (0, which xorshift cannot leave, is taken as 1).
+    pub fn new(seed: u64) -> Self {
+        Self(seed.max(1))
+    }
+
+    /// The next 64 bits.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number below `n` (`n` must not be 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % n as u64).unwrap_or(0)
+    }
+
+    /// One of `items` (which must not be empty).
+    #[allow(clippy::indexing_slicing)]
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
 /// Fills `buf` from this thread's seeded generator (the host's random source in tests).
 pub(crate) fn fill_random(buf: &mut [u8]) {
     with(|s| {
         for chunk in buf.chunks_mut(8) {
-            let word = s.next_random().to_le_bytes();
+            let word = s.rng.next().to_le_bytes();
             for (dst, src) in chunk.iter_mut().zip(word) {
                 *dst = src;
             }
@@ -236,7 +269,7 @@ impl Host {
 
     /// Reseeds the host's random source.
     pub fn set_random_seed(&self, seed: u64) {
-        with(|s| s.rng = seed.max(1));
+        with(|s| s.rng = TestRng::new(seed));
         crate::random::reseed();
     }
 

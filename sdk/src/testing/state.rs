@@ -78,7 +78,7 @@ pub(crate) struct State {
     pub log_level: LogLevel,
     pub logs: Vec<LogLine>,
     pub now_nanos: u64,
-    pub rng: u64,
+    pub rng: super::TestRng,
     pub properties: HashMap<Vec<u8>, Vec<u8>>,
     pub metrics: Vec<Metric>,
     pub current: u32,
@@ -104,7 +104,7 @@ impl Default for State {
             log_level: LogLevel::Trace,
             logs: Vec::new(),
             now_nanos: 1_700_000_000_000_000_000,
-            rng: 0x2545_f491_4f6c_dd1d,
+            rng: super::TestRng::new(0x2545_f491_4f6c_dd1d),
             properties: HashMap::new(),
             metrics: Vec::new(),
             current: 0,
@@ -131,14 +131,6 @@ pub(crate) fn with<R>(f: impl FnOnce(&mut State) -> R) -> R {
 impl State {
     pub fn stream(&mut self) -> Option<&mut StreamState> {
         self.streams.get_mut(&self.current)
-    }
-
-    pub fn next_random(&mut self) -> u64 {
-        // xorshift64*: deterministic per seed, good enough for ids in tests.
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
     pub fn property(&mut self, path: &[u8]) -> Option<Vec<u8>> {

@@ -105,18 +105,23 @@ mod tests {
 
     use super::*;
 
+    /// A deterministic xorshift32 sequence from `seed`, so a failure on generated input is
+    /// reproducible (the tests of the trace modules draw their inputs from it).
+    pub(crate) fn xorshift32(mut seed: u32) -> impl FnMut() -> usize {
+        move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed as usize
+        }
+    }
+
     /// Bytes that matter to the parsers, plus a few that are never valid.
     const ALPHABET: &[u8] = b"0123456789abcdefABCDEF-=,;@ \t_*/dxz\"\\\x00\x7f\x80\xc3\xff";
 
     #[test]
     fn parsers_never_panic_on_arbitrary_bytes() {
-        let mut seed = 0x9e37_79b9_u32;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            seed as usize
-        };
+        let mut next = xorshift32(0x9e37_79b9);
         let valid = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_vec();
         for round in 0..3000 {
             // Half the inputs are mutations of a valid value, half are random strings.
@@ -133,7 +138,7 @@ mod tests {
                     .unwrap_or(b'-');
                 match bytes.len() {
                     0 => bytes.push(byte),
-                    len if next() % 2 == 0 => bytes.insert(next() % len, byte),
+                    len if next().is_multiple_of(2) => bytes.insert(next() % len, byte),
                     len => {
                         if let Some(slot) = bytes.get_mut(next() % len) {
                             *slot = byte;
@@ -200,19 +205,13 @@ mod tests {
 
     #[test]
     fn the_one_pass_checks_agree_with_the_parsers() {
-        let mut seed = 0x1234_5678_u32;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            seed as usize
-        };
+        let mut next = xorshift32(0x1234_5678);
         let mut unchanged_seen = [0usize; 2];
         for _ in 0..20_000 {
             let mut value = String::new();
             for index in 0..(1 + next() % 6) {
                 if index > 0 {
-                    value.push(if next() % 8 == 0 { ';' } else { ',' });
+                    value.push(if next().is_multiple_of(8) { ';' } else { ',' });
                 }
                 let piece = PIECES.get(next() % PIECES.len()).copied().unwrap_or("a");
                 value.push_str(piece);

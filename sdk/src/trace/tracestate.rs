@@ -426,18 +426,12 @@ mod tests {
     #[test]
     fn parse_truncation_matches_dropping_one_entry_at_a_time() {
         // A fixed pseudo-random mix of short and long members, 20 to 60 of them.
-        let mut seed = 0x2545_f491_u32;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            seed
-        };
+        let mut next = crate::trace::tests::xorshift32(0x2545_f491);
         for _ in 0..50 {
-            let count = 20 + (next() % 41) as usize;
+            let count = 20 + next() % 41;
             let members: Vec<String> = (0..count)
                 .map(|i| {
-                    let len = if next() % 3 == 0 { 130 } else { 5 };
+                    let len = if next().is_multiple_of(3) { 130 } else { 5 };
                     format!("k{i}={}", "v".repeat(len))
                 })
                 .collect();
