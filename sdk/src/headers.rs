@@ -240,7 +240,9 @@ impl HeaderMap {
 
     /// Every value of `name` (ASCII case-insensitive), in order.
     pub fn values<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n> {
-        self.named(name.as_bytes())
+        self.entries
+            .iter()
+            .filter(move |entry| entry.name.holds_name(&self.bytes, name.as_bytes()))
             .map(|entry| self.value_of(entry))
     }
 
