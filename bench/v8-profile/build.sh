@@ -16,7 +16,7 @@ python3 "$MAIN/sdk/tools/prune-exports.py" "$OUT/raw.wasm" "$OUT/pruned.wasm"
 # a code section byte-identical to -Oz without -g.
 FEAT="--enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals --enable-multivalue --enable-reference-types"
 wasm-opt $FEAT -g --strip-dwarf "$OUT/pruned.wasm" -o "$OUT/pruned.nodwarf.wasm"
-wasm-opt -Oz $FEAT -g "$OUT/pruned.nodwarf.wasm" -o "$OUT/shipped.wasm"
+wasm-opt -Oz --converge --low-memory-unused $FEAT -g "$OUT/pruned.nodwarf.wasm" -o "$OUT/shipped.wasm"
 # raw.wasm without DWARF (what cargo produced, no wasm-opt; same code as raw.wasm)
 wasm-opt $FEAT -g --strip-dwarf "$OUT/raw.wasm" -o "$OUT/raw.nodwarf.wasm"
 rm "$OUT/pruned.wasm" "$OUT/pruned.nodwarf.wasm"

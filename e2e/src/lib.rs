@@ -18,17 +18,23 @@
 //! * [`Envoy`]: a running Envoy, stopped and reaped on drop.
 //! * [`EchoServer`]: the upstream application, answering with what it received.
 //! * [`http`]: the raw HTTP/1.1 client.
+//! * [`lenient`]: how a lenient application reads a request path, for checking that a
+//!   denied path never reaches one.
 //! * [`pki`]: test certificates (a CA and the leaf certificates it issues), made with
 //!   the `openssl` command-line tool.
+//! * [`registry`]: a local OCI registry (Debian's `docker-registry`) and the
+//!   `wasmesh-oci` tool that pushes the module images to it.
 
 pub mod config;
 pub mod control_plane;
 pub mod echo;
 pub mod envoy;
 pub mod http;
+pub mod lenient;
 pub mod paths;
 pub mod pki;
 pub mod process;
+pub mod registry;
 mod wire;
 
 pub use config::EnvoyConfig;

@@ -257,6 +257,15 @@ impl Series<'_> {
             ("grpc_response_status", self.grpc),
             ("response_flags", self.flags),
             ("connection_security_policy", "none"),
+            // Nothing tells them without node metadata: Istio's values for that.
+            ("source_app", "unknown"),
+            ("source_version", "unknown"),
+            ("source_canonical_revision", "latest"),
+            ("source_cluster", "unknown"),
+            ("destination_app", "unknown"),
+            ("destination_version", "unknown"),
+            ("destination_canonical_revision", "latest"),
+            ("destination_cluster", "unknown"),
         ])
     }
 
@@ -596,6 +605,145 @@ fn mutual_tls_names_callers_by_their_verified_certificates() {
         }
     }
     assert_eq!(select(&samples, "istio_requests_total", &[]).len(), 6);
+    promtool_check(&text);
+}
+
+// --- Istio node metadata -----------------------------------------------------------------
+
+/// The node an Istio sidecar's Envoy starts with, as Istio's agent writes it into the
+/// bootstrap (the fields the filters read, and others around them).
+const ISTIO_NODE: &str = "node:
+  id: sidecar~10.0.0.7~reviews-v2-7f9c6-abcde.shop~shop.svc.cluster.local
+  cluster: reviews.shop
+  metadata:
+    WORKLOAD_NAME: reviews-v2
+    NAMESPACE: shop
+    CLUSTER_ID: Kubernetes
+    MESH_ID: cluster.local
+    SERVICE_ACCOUNT: bookinfo-reviews
+    INSTANCE_IPS: 10.0.0.7
+    APP_CONTAINERS: reviews
+    ISTIO_VERSION: 1.28.0
+    PLATFORM_METADATA: {}
+    LABELS:
+      app: reviews
+      version: v2
+      service.istio.io/canonical-name: reviews
+      service.istio.io/canonical-revision: v2
+      security.istio.io/tlsMode: istio
+      pod-template-hash: 7f9c6
+";
+
+#[test]
+fn istio_node_metadata_names_the_sidecar_when_the_configuration_does_not() {
+    let app = app();
+    let closing = ClosingServer::start();
+    // The same configuration on every workload: no `service`, no `namespace`.
+    let config = main_config(&app, &closing)
+        .replace("admin:\n", format!("{ISTIO_NODE}\nadmin:\n"))
+        .replace(
+            r#""service": "reviews", "service_host": "reviews.shop.svc.cluster.local",
+                     "namespace": "shop","#,
+            "",
+        )
+        .replace(r#""service": "frontend", "namespace": "web","#, "");
+    let envoy = Envoy::start(&config).unwrap();
+    let inbound = envoy.listener("inbound").unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            get(inbound, "/api/items", &[("x-wasmesh-caller", "frontend")]),
+            200
+        );
+    }
+    let outbound = envoy.listener("outbound").unwrap();
+    assert_eq!(get(outbound, "/ratings", &[]), 200);
+    let text = scrape(&envoy, "istio_request_duration_milliseconds", 3.0);
+    let samples = parse_samples(&text);
+    let requests = select(&samples, "istio_requests_total", &[]);
+    let this_workload = [
+        ("workload", "reviews-v2"),
+        ("workload_namespace", "shop"),
+        ("app", "reviews"),
+        ("version", "v2"),
+        ("canonical_service", "reviews"),
+        ("canonical_revision", "v2"),
+        ("cluster", "Kubernetes"),
+    ];
+    let side = |prefix: &str, values: &[(&str, &str)]| -> Vec<(String, String)> {
+        values
+            .iter()
+            .map(|(name, value)| (format!("{prefix}_{name}"), (*value).to_owned()))
+            .collect()
+    };
+    let unknown_peer = |prefix: &str, service: &str, namespace: &str| {
+        side(
+            prefix,
+            &[
+                ("workload", service),
+                ("workload_namespace", namespace),
+                ("principal", "unknown"),
+                ("app", "unknown"),
+                ("version", "unknown"),
+                ("canonical_service", service),
+                ("canonical_revision", "latest"),
+                ("cluster", "unknown"),
+            ],
+        )
+    };
+    let common = |reporter: &str| {
+        [
+            ("reporter", reporter),
+            ("request_protocol", "http"),
+            ("response_code", "200"),
+            ("grpc_response_status", ""),
+            ("response_flags", "-"),
+            ("connection_security_policy", "none"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    };
+    // Inbound: the caller named by the trusted header, this workload from the metadata
+    // (`destination_service` is the canonical service: no `service_host` configured).
+    let mut inbound_labels: BTreeMap<String, String> = common("destination").into();
+    inbound_labels.extend(unknown_peer("source", "frontend", "unknown"));
+    inbound_labels.extend(side("destination", &this_workload));
+    inbound_labels.extend(side(
+        "destination",
+        &[
+            ("principal", "unknown"),
+            ("service", "reviews"),
+            ("service_name", "reviews"),
+            ("service_namespace", "shop"),
+        ],
+    ));
+    // Outbound: this workload calls the `reviews` cluster.
+    let mut outbound_labels: BTreeMap<String, String> = common("source").into();
+    outbound_labels.extend(side("source", &this_workload));
+    outbound_labels.extend(side("source", &[("principal", "unknown")]));
+    outbound_labels.extend(unknown_peer("destination", "reviews", "unknown"));
+    outbound_labels.extend(side(
+        "destination",
+        &[
+            ("service", "reviews"),
+            ("service_name", "reviews"),
+            ("service_namespace", "unknown"),
+        ],
+    ));
+    for (labels, count) in [(&inbound_labels, 2.0), (&outbound_labels, 1.0)] {
+        assert_eq!(labels.len(), 25, "{labels:?}");
+        let found: Vec<_> = requests.iter().filter(|s| &s.labels == labels).collect();
+        assert_eq!(found.len(), 1, "no series {labels:#?} in {requests:#?}");
+        assert_eq!(found[0].value, count);
+    }
+    assert_eq!(requests.len(), 2, "{requests:#?}");
+    // One line per filter instance saying where the names came from.
+    let log = envoy.log();
+    assert!(
+        log.contains(
+            "service-metrics: service=reviews (Istio node metadata) \
+             namespace=shop (Istio node metadata)"
+        ),
+        "{log}"
+    );
     promtool_check(&text);
 }
 

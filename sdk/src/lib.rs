@@ -48,6 +48,7 @@ pub mod random;
 pub mod reply;
 pub mod trace;
 pub mod wire;
+pub mod workload;
 
 #[cfg(feature = "host")]
 pub mod chain;

@@ -30,7 +30,10 @@ OPTIONS:
     --version          the version
 
 The declarative file and every .wasm it names are reloaded when they change
-(replace them by atomic rename). SIGINT or SIGTERM stops the server cleanly.
+(replace them by atomic rename). A filter's `canary` rolls a version out in
+stages, each widened only once every node reached so far ACKed it; a NACK or
+a stage not ACKed in time halts it and sends every node `serve` again.
+SIGINT or SIGTERM stops the server cleanly.
 
 EXIT STATUS:
     0 stopped cleanly (or --check passed), 1 a version failed --check or a
@@ -165,6 +168,18 @@ fn check(path: &std::path::Path) -> ExitCode {
     };
     let mut all_valid = true;
     for filter in &snapshot.filters {
+        if let Some(canary) = &filter.spec.canary {
+            let stages: Vec<String> = canary.stages.iter().map(|s| s.describe()).collect();
+            println!(
+                "canary   {} {} (from {}) in stages: {}; ack_timeout {} s, hold {} s",
+                filter.spec.name,
+                canary.version,
+                filter.spec.serve,
+                stages.join(" | "),
+                canary.ack_timeout.as_secs_f64(),
+                canary.hold.as_secs_f64()
+            );
+        }
         for version in &filter.versions {
             match &version.outcome {
                 Ok(resource) => println!(

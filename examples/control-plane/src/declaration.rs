@@ -11,6 +11,8 @@
 //!       },
 //!       "serve": "v1",
 //!       "rollouts": [{"version": "v2", "node_ids": ["node-b"], "clusters": ["canary"]}],
+//!       "canary": {"version": "v2", "stages": [{"node_ids": ["node-a"]}, {"all": true}],
+//!                  "ack_timeout_s": 30, "hold_s": 10},
 //!       "failure_policy": "FAIL_CLOSED",
 //!       "code": "inline"
 //!     }
@@ -18,12 +20,14 @@
 //! }
 //! ```
 //!
-//! A node gets the version of the first rollout that names its node id or its
-//! cluster, else `serve`. Relative `wasm` paths are relative to the directory
-//! of the declarative file.
+//! A node gets the version of the first rollout that selects it (a fixed pin),
+//! else the canary version if the canary has reached a stage that selects it
+//! (see [`crate::canary`]), else `serve`. Relative `wasm` paths are relative to
+//! the directory of the declarative file.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -90,6 +94,9 @@ pub struct FilterSpec {
     pub serve: String,
     /// Version overrides for selected nodes; the first match wins.
     pub rollouts: Vec<Rollout>,
+    /// A version rolled out in stages, each widened only once every node of
+    /// the stages so far ACKed it.
+    pub canary: Option<Canary>,
     /// Envoy's `failure_policy` for the filter.
     pub failure_policy: FailurePolicy,
     /// How the module travels.
@@ -107,31 +114,136 @@ pub struct VersionSpec {
     pub config: String,
 }
 
+/// A node as it introduces itself on its ADS stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Node {
+    /// `node.id`.
+    pub id: String,
+    /// `node.cluster`.
+    pub cluster: String,
+    /// The string fields of `node.metadata` (top level).
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl Node {
+    /// A node with this id and cluster and no metadata.
+    pub fn new(id: &str, cluster: &str) -> Self {
+        Self {
+            id: id.to_string(),
+            cluster: cluster.to_string(),
+            metadata: BTreeMap::new(),
+        }
+    }
+}
+
+/// Which nodes something applies to: every node (`all`), or those named by
+/// id, by cluster, or whose metadata has every listed key with that value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selector {
+    /// Every node.
+    pub all: bool,
+    /// Node ids (Envoy's `node.id`).
+    pub node_ids: Vec<String>,
+    /// Node clusters (Envoy's `node.cluster`).
+    pub clusters: Vec<String>,
+    /// String fields of `node.metadata`; all of them must match.
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl Selector {
+    /// Whether the selector selects `node`.
+    pub fn selects(&self, node: &Node) -> bool {
+        self.all
+            || self.node_ids.contains(&node.id)
+            || self.clusters.contains(&node.cluster)
+            || (!self.metadata.is_empty()
+                && self
+                    .metadata
+                    .iter()
+                    .all(|(key, value)| node.metadata.get(key) == Some(value)))
+    }
+
+    /// Whether it can select any node at all.
+    fn is_empty(&self) -> bool {
+        !self.all
+            && self.node_ids.is_empty()
+            && self.clusters.is_empty()
+            && self.metadata.is_empty()
+    }
+
+    /// `all`, or the ids, `cluster X` and `key=value` it names, for the log.
+    pub fn describe(&self) -> String {
+        if self.all {
+            return "all nodes".to_string();
+        }
+        let mut targets = self.node_ids.clone();
+        targets.extend(self.clusters.iter().map(|c| format!("cluster {c}")));
+        targets.extend(self.metadata.iter().map(|(k, v)| format!("{k}={v}")));
+        targets.join(" ")
+    }
+}
+
 /// Nodes that get a version other than `serve`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rollout {
     /// The version these nodes get.
     pub version: String,
-    /// Node ids (Envoy's `node.id`).
-    pub node_ids: Vec<String>,
-    /// Node clusters (Envoy's `node.cluster`).
-    pub clusters: Vec<String>,
+    /// The nodes.
+    pub selector: Selector,
 }
 
-impl Rollout {
-    /// Whether the rollout selects the node with this id and cluster.
-    pub fn selects(&self, node_id: &str, cluster: &str) -> bool {
-        self.node_ids.iter().any(|id| id == node_id) || self.clusters.iter().any(|c| c == cluster)
-    }
+/// A version rolled out stage by stage. Stage `k` reaches the nodes of stages
+/// `0..=k`; the next stage starts once every connected node reached so far
+/// ACKed the version and `hold` has passed. A NACK, or a stage not ACKed
+/// within `ack_timeout`, halts the canary: every node goes back to `serve`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Canary {
+    /// The version being rolled out.
+    pub version: String,
+    /// The stages, narrowest first.
+    pub stages: Vec<Selector>,
+    /// How long a stage may wait for its ACKs.
+    pub ack_timeout: Duration,
+    /// How long a stage keeps running, fully ACKed, before the next one starts.
+    pub hold: Duration,
+}
+
+/// How far a filter's canary has got: which nodes get the canary version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CanaryReach {
+    /// Stages `0..=k` get it.
+    Stages(usize),
+    /// Every stage got it and ACKed it.
+    Complete,
+    /// Halted: no node gets it.
+    Halted,
 }
 
 impl FilterSpec {
-    /// The version label a node gets.
-    pub fn version_for(&self, node_id: &str, cluster: &str) -> &str {
+    /// The version label `node` gets when the canary has reached `reach`
+    /// (`None`: its first stage).
+    pub fn version_for(&self, node: &Node, reach: Option<CanaryReach>) -> &str {
+        if let Some(pin) = self.pinned(node) {
+            return &pin.version;
+        }
+        if let Some(canary) = &self.canary {
+            let reached = match reach.unwrap_or(CanaryReach::Stages(0)) {
+                CanaryReach::Stages(last) => canary.stages.get(..=last).unwrap_or(&canary.stages),
+                CanaryReach::Complete => &canary.stages,
+                CanaryReach::Halted => &[],
+            };
+            if reached.iter().any(|stage| stage.selects(node)) {
+                return &canary.version;
+            }
+        }
+        &self.serve
+    }
+
+    /// The first rollout that pins `node` to a version.
+    pub fn pinned(&self, node: &Node) -> Option<&Rollout> {
         self.rollouts
             .iter()
-            .find(|rollout| rollout.selects(node_id, cluster))
-            .map_or(self.serve.as_str(), |rollout| rollout.version.as_str())
+            .find(|rollout| rollout.selector.selects(node))
     }
 
     /// The version with this label.
@@ -154,6 +266,8 @@ struct RawFilter {
     #[serde(default)]
     rollouts: Vec<RawRollout>,
     #[serde(default)]
+    canary: Option<RawCanary>,
+    #[serde(default)]
     failure_policy: FailurePolicy,
     #[serde(default)]
     code: CodeDelivery,
@@ -174,6 +288,39 @@ struct RawRollout {
     node_ids: Vec<String>,
     #[serde(default)]
     clusters: Vec<String>,
+    #[serde(default)]
+    metadata: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStage {
+    #[serde(default)]
+    all: bool,
+    #[serde(default)]
+    node_ids: Vec<String>,
+    #[serde(default)]
+    clusters: Vec<String>,
+    #[serde(default)]
+    metadata: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCanary {
+    version: String,
+    stages: Vec<RawStage>,
+    #[serde(default = "default_ack_timeout_s")]
+    ack_timeout_s: f64,
+    #[serde(default)]
+    hold_s: f64,
+}
+
+/// How long a canary stage waits for its ACKs unless the file says otherwise.
+pub const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn default_ack_timeout_s() -> f64 {
+    DEFAULT_ACK_TIMEOUT.as_secs_f64()
 }
 
 /// Reads and checks the declarative file at `path`. The error names the file
@@ -258,25 +405,96 @@ fn check_filter(name: String, raw: RawFilter, base: &Path) -> Result<FilterSpec,
                 labels()
             ));
         }
-        if rollout.node_ids.is_empty() && rollout.clusters.is_empty() {
+        let selector = Selector {
+            all: false,
+            node_ids: rollout.node_ids,
+            clusters: rollout.clusters,
+            metadata: rollout.metadata,
+        };
+        if selector.is_empty() {
             return Err(format!(
-                "{rollout_at}: selects no node; give node_ids or clusters"
+                "{rollout_at}: selects no node; give node_ids, clusters or metadata"
             ));
         }
         rollouts.push(Rollout {
             version: rollout.version,
-            node_ids: rollout.node_ids,
-            clusters: rollout.clusters,
+            selector,
         });
     }
+    let canary = match raw.canary {
+        Some(canary) => Some(check_canary(&at, canary, &raw.serve, &labels())?),
+        None => None,
+    };
     Ok(FilterSpec {
         name,
         versions,
         serve: raw.serve,
         rollouts,
+        canary,
         failure_policy: raw.failure_policy,
         code: raw.code,
     })
+}
+
+fn check_canary(at: &str, raw: RawCanary, serve: &str, labels: &str) -> Result<Canary, String> {
+    let at = format!("{at}.canary");
+    if !labels.split(", ").any(|label| label == raw.version) {
+        return Err(format!(
+            "{at}.version: unknown version {:?} (versions: {labels})",
+            raw.version
+        ));
+    }
+    if raw.version == serve {
+        return Err(format!(
+            "{at}.version: {serve:?} is already served to every node; a canary rolls out another version"
+        ));
+    }
+    if raw.stages.is_empty() {
+        return Err(format!("{at}.stages: at least one stage is needed"));
+    }
+    let last = raw.stages.len() - 1;
+    let mut stages = Vec::with_capacity(raw.stages.len());
+    for (index, stage) in raw.stages.into_iter().enumerate() {
+        let selector = Selector {
+            all: stage.all,
+            node_ids: stage.node_ids,
+            clusters: stage.clusters,
+            metadata: stage.metadata,
+        };
+        if selector.is_empty() {
+            return Err(format!(
+                "{at}.stages[{index}]: selects no node; give all, node_ids, clusters or metadata"
+            ));
+        }
+        if selector.all && index != last {
+            return Err(format!(
+                "{at}.stages[{index}]: \"all\" selects every node, so it must be the last stage"
+            ));
+        }
+        stages.push(selector);
+    }
+    let ack_timeout = seconds(
+        &format!("{at}.ack_timeout_s"),
+        raw.ack_timeout_s,
+        0.1,
+        3600.0,
+    )?;
+    let hold = seconds(&format!("{at}.hold_s"), raw.hold_s, 0.0, 86_400.0)?;
+    Ok(Canary {
+        version: raw.version,
+        stages,
+        ack_timeout,
+        hold,
+    })
+}
+
+fn seconds(at: &str, value: f64, min: f64, max: f64) -> Result<Duration, String> {
+    if !(min..=max).contains(&value) {
+        return Err(format!(
+            "{at}: {value} is not a number of seconds from {min} to {max}"
+        ));
+    }
+    Duration::try_from_secs_f64(value).map_err(|e| format!("{at}: {e}"))
 }
 
 /// Version labels go into xDS version strings: keep them short and plain.
@@ -342,10 +560,88 @@ mod tests {
     fn first_matching_rollout_wins_else_serve() {
         let declaration = parse(EXAMPLE, Path::new("/base")).unwrap();
         let hello = &declaration.filters[0];
-        assert_eq!(hello.version_for("node-a", "any"), "v1");
-        assert_eq!(hello.version_for("node-b", "stable"), "v2");
-        assert_eq!(hello.version_for("node-c", "canary"), "v2");
-        assert_eq!(hello.version_for("node-c", "stable"), "v1");
+        let version = |id: &str, cluster: &str| hello.version_for(&Node::new(id, cluster), None);
+        assert_eq!(version("node-a", "any"), "v1");
+        assert_eq!(version("node-b", "stable"), "v2");
+        assert_eq!(version("node-c", "canary"), "v2");
+        assert_eq!(version("node-c", "stable"), "v1");
+    }
+
+    const CANARY: &str = r#"{"filters": {"h": {
+        "versions": {"v1": {"wasm": "a", "config": {}}, "v2": {"wasm": "a", "config": {}}},
+        "serve": "v1",
+        "rollouts": [{"version": "v1", "node_ids": ["pinned"]}],
+        "canary": {"version": "v2", "hold_s": 0.5, "stages": [
+            {"node_ids": ["a"]},
+            {"metadata": {"zone": "z1", "tier": "edge"}},
+            {"all": true}
+        ]}
+    }}}"#;
+
+    #[test]
+    fn canary_reaches_stage_by_stage_after_pins() {
+        let declaration = parse(CANARY, Path::new("/base")).unwrap();
+        let h = &declaration.filters[0];
+        let canary = h.canary.as_ref().unwrap();
+        assert_eq!(canary.ack_timeout, DEFAULT_ACK_TIMEOUT);
+        assert_eq!(canary.hold, Duration::from_millis(500));
+        let a = Node::new("a", "c");
+        let mut edge = Node::new("e", "c");
+        edge.metadata.insert("zone".into(), "z1".into());
+        edge.metadata.insert("tier".into(), "edge".into());
+        let mut zone_only = Node::new("z", "c");
+        zone_only.metadata.insert("zone".into(), "z1".into());
+        let pinned = Node::new("pinned", "c");
+        let at = |node: &Node, reach| h.version_for(node, reach);
+
+        // The first stage before any progress is known.
+        assert_eq!(at(&a, None), "v2");
+        assert_eq!(at(&edge, None), "v1");
+        assert_eq!(at(&edge, Some(CanaryReach::Stages(0))), "v1");
+        assert_eq!(at(&edge, Some(CanaryReach::Stages(1))), "v2");
+        assert_eq!(at(&zone_only, Some(CanaryReach::Stages(1))), "v1");
+        assert_eq!(at(&zone_only, Some(CanaryReach::Stages(2))), "v2");
+        assert_eq!(at(&zone_only, Some(CanaryReach::Complete)), "v2");
+        assert_eq!(at(&a, Some(CanaryReach::Halted)), "v1");
+        // A pin wins over the canary, even complete.
+        assert_eq!(at(&pinned, Some(CanaryReach::Complete)), "v1");
+    }
+
+    #[test]
+    fn canary_errors_name_the_field() {
+        let with = |canary: &str| {
+            error(&format!(
+                r#"{{"filters": {{"h": {{"versions": {{"v1": {{"wasm": "a", "config": {{}}}},
+                "v2": {{"wasm": "a", "config": {{}}}}}}, "serve": "v1", "canary": {canary}}}}}}}"#
+            ))
+        };
+        assert_eq!(
+            with(r#"{"version": "v3", "stages": [{"all": true}]}"#),
+            "filters.h.canary.version: unknown version \"v3\" (versions: v1, v2)"
+        );
+        assert!(with(r#"{"version": "v1", "stages": [{"all": true}]}"#).contains("already served"));
+        assert_eq!(
+            with(r#"{"version": "v2", "stages": []}"#),
+            "filters.h.canary.stages: at least one stage is needed"
+        );
+        assert!(with(r#"{"version": "v2", "stages": [{}]}"#)
+            .starts_with("filters.h.canary.stages[0]: selects no node"));
+        assert!(
+            with(r#"{"version": "v2", "stages": [{"all": true}, {"node_ids": ["a"]}]}"#)
+                .contains("must be the last stage")
+        );
+        assert!(
+            with(r#"{"version": "v2", "stages": [{"all": true}], "ack_timeout_s": 0}"#)
+                .starts_with("filters.h.canary.ack_timeout_s: 0 is not")
+        );
+        assert!(
+            with(r#"{"version": "v2", "stages": [{"all": true}], "hold_s": -1}"#)
+                .starts_with("filters.h.canary.hold_s")
+        );
+        assert!(
+            with(r#"{"version": "v2", "stages": [{"all": true}], "pause": 1}"#)
+                .contains("unknown field `pause`")
+        );
     }
 
     #[test]
@@ -374,7 +670,7 @@ mod tests {
         );
         assert_eq!(
             message,
-            "filters.h.rollouts[0]: selects no node; give node_ids or clusters"
+            "filters.h.rollouts[0]: selects no node; give node_ids, clusters or metadata"
         );
         let message = error(
             r#"{"filters": {"h": {"versions": {"v1": {"wasm": "a", "config": {}}}, "serve": "v1", "rollouts": [{"version": "v3", "node_ids": ["n"]}]}}}"#,
@@ -404,9 +700,10 @@ mod tests {
         let base = Path::new(env!("CARGO_MANIFEST_DIR"));
         let declaration = parse(include_str!("../wasmesh-cp.json"), base).unwrap();
         let hello = &declaration.filters[0];
-        assert_eq!(hello.version_for("node-a", "wasmesh-demo"), "v1");
-        assert_eq!(hello.version_for("node-b", "wasmesh-demo"), "v2");
-        assert_eq!(hello.version_for("node-c", "wasmesh-canary"), "v2");
+        let version = |id: &str, cluster: &str| hello.version_for(&Node::new(id, cluster), None);
+        assert_eq!(version("node-a", "wasmesh-demo"), "v1");
+        assert_eq!(version("node-b", "wasmesh-demo"), "v2");
+        assert_eq!(version("node-c", "wasmesh-canary"), "v2");
         assert!(hello
             .version("v1")
             .unwrap()

@@ -1,13 +1,14 @@
 //! A minimal HTTP/1.1 responder for the status endpoint: `GET /status`
 //! (JSON), `GET /healthz` (`ok`). One request per connection.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use crate::canary::Controller;
 use crate::log;
 use crate::registry::Registry;
 use crate::snapshot::Snapshot;
@@ -27,6 +28,8 @@ pub struct StatusSources {
     pub reload: Arc<ReloadStatus>,
     /// The nodes.
     pub registry: Arc<Registry>,
+    /// The canaries' progress.
+    pub canaries: Arc<Mutex<Controller>>,
 }
 
 /// Serves `listener` until `shutdown` becomes true.
@@ -83,7 +86,12 @@ fn route(head: &str, sources: &StatusSources) -> (&'static str, &'static str, St
     match path {
         "/status" => {
             let snapshot = Arc::clone(&sources.snapshots.borrow());
-            let document = status::render(&snapshot, &sources.reload, &sources.registry);
+            let canaries = sources
+                .canaries
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let document = status::render(&snapshot, &sources.reload, &sources.registry, &canaries);
+            drop(canaries);
             let body = serde_json::to_string_pretty(&document).unwrap_or_default();
             ("200 OK", "application/json", body + "\n")
         }
@@ -132,6 +140,7 @@ mod tests {
             snapshots,
             reload: Arc::new(ReloadStatus::new()),
             registry: Arc::new(Registry::new()),
+            canaries: Arc::new(Mutex::new(Controller::new())),
         }
     }
 

@@ -5,7 +5,8 @@
 //! * [`wasm_check`]: what is checked about a module before it is sent.
 //! * [`resource`]: a filter version as an ECDS `TypedExtensionConfig`.
 //! * [`snapshot`]: the declarative file with every module loaded and checked.
-//! * [`stream`]: one ADS stream's protocol state (nonces, ACK, NACK).
+//! * [`stream`]: one ADS stream's protocol state (nonces, ACK, NACK, latency).
+//! * [`canary`]: staged rollouts, each stage widened once ACKed by every node.
 //! * [`ads`]: the gRPC service.
 //! * [`registry`] and [`status`]: per node and version ACK/NACK records, and
 //!   the `GET /status` document; [`http_status`] serves it.
@@ -16,6 +17,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 pub mod ads;
+pub mod canary;
 pub mod cli;
 pub mod declaration;
 pub mod http_status;

@@ -1,9 +1,12 @@
-//! What each node was sent, ACKed and NACKed, per filter and version; read by
-//! the status endpoint, and logged as it happens.
+//! What each node was sent, ACKed and NACKed, per filter and version, and how
+//! long each push took to be answered (push-to-ACK latency); read by the
+//! status endpoint and the canary gates, and logged as it happens.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::watch;
 
 use crate::log;
 
@@ -73,6 +76,8 @@ pub struct Event {
     pub outcome: Outcome,
     /// Envoy's `error_detail` for a NACK, the reason for a blocked version.
     pub detail: Option<String>,
+    /// For an ACK or NACK: the time from sending the response to the answer.
+    pub latency: Option<Duration>,
 }
 
 /// A NACK Envoy sent.
@@ -84,6 +89,56 @@ pub struct Nack {
     pub error_detail: String,
     /// When it arrived.
     pub at: SystemTime,
+    /// The time from sending the refused response to the NACK.
+    pub latency: Duration,
+}
+
+/// An accepted version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ack {
+    /// The version.
+    pub version: VersionRef,
+    /// When the ACK arrived.
+    pub at: SystemTime,
+    /// The time from sending the response that carried it to the ACK.
+    pub latency: Duration,
+}
+
+/// Push-to-answer latencies of one node's ACKs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LatencyStats {
+    /// How many ACKs were timed.
+    pub samples: u64,
+    /// The latest.
+    pub last: Duration,
+    /// The smallest.
+    pub min: Duration,
+    /// The largest.
+    pub max: Duration,
+    /// Their sum, for the mean.
+    pub total: Duration,
+}
+
+impl LatencyStats {
+    fn record(&mut self, latency: Duration) {
+        self.min = if self.samples == 0 {
+            latency
+        } else {
+            self.min.min(latency)
+        };
+        self.samples += 1;
+        self.last = latency;
+        self.max = self.max.max(latency);
+        self.total += latency;
+    }
+
+    /// The mean, if anything was recorded.
+    pub fn mean(&self) -> Option<Duration> {
+        u32::try_from(self.samples)
+            .ok()
+            .filter(|&n| n > 0)
+            .map(|n| self.total / n)
+    }
 }
 
 /// A node's state for one filter.
@@ -95,15 +150,23 @@ pub struct FilterState {
     pub sent: Option<VersionRef>,
     /// The version Envoy last accepted.
     pub acked: Option<VersionRef>,
+    /// When and how fast the version in `acked` was accepted.
+    pub last_ack: Option<Ack>,
     /// The last refusal.
     pub nacked: Option<Nack>,
+    /// How many pushes of this filter Envoy refused.
+    pub nacks: u64,
+    /// The node asks for a filter the declarative file does not have.
+    pub undeclared: bool,
 }
 
 impl FilterState {
     /// `in_sync`, `pending`, `rejected` (Envoy NACKed the desired version),
-    /// `blocked` (the desired version failed the checks) or `unknown`.
+    /// `blocked` (the desired version failed the checks), `undeclared` (the
+    /// declarative file has no such filter) or `unknown`.
     pub fn state(&self) -> &'static str {
         match &self.desired {
+            None if self.undeclared => "undeclared",
             None => "unknown",
             Some(Desired::Blocked { .. }) => "blocked",
             Some(Desired::Ready(want)) => {
@@ -132,18 +195,45 @@ pub struct NodeState {
     pub filters: BTreeMap<String, FilterState>,
     /// The latest events, oldest first.
     pub history: VecDeque<Event>,
+    /// Push-to-ACK latencies.
+    pub ack_latency: LatencyStats,
+    /// The node's metadata (string fields), as on its latest stream.
+    pub metadata: BTreeMap<String, String>,
 }
 
-/// Every node's state, shared by the ADS streams and the status endpoint.
-#[derive(Debug, Default)]
+/// Every node's state, shared by the ADS streams, the canary gates and the
+/// status endpoint.
+#[derive(Debug)]
 pub struct Registry {
     nodes: Mutex<BTreeMap<String, NodeState>>,
+    /// Counts changes that can move a canary (connections, ACKs, NACKs).
+    changes: watch::Sender<u64>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self {
+            nodes: Mutex::new(BTreeMap::new()),
+            changes: watch::Sender::new(0),
+        }
+    }
 }
 
 impl Registry {
     /// An empty registry.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A receiver that sees a change whenever a node connects, disconnects,
+    /// ACKs or NACKs.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn changed(&self) {
+        self.changes
+            .send_modify(|count| *count = count.wrapping_add(1));
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, NodeState>> {
@@ -167,20 +257,30 @@ impl Registry {
                 last_seen: SystemTime::now(),
                 filters: BTreeMap::new(),
                 history: VecDeque::new(),
+                ack_latency: LatencyStats::default(),
+                metadata: BTreeMap::new(),
             });
         node.last_seen = SystemTime::now();
         f(node)
     }
 
+    /// The version `node_id` last ACKed for `filter`, on any stream.
+    pub fn acked_version(&self, node_id: &str, filter: &str) -> Option<VersionRef> {
+        self.lock().get(node_id)?.filters.get(filter)?.acked.clone()
+    }
+
     /// A stream from the node opened.
-    pub fn connected(&self, node_id: &str, cluster: &str) {
-        let streams = self.with_node(node_id, |node| {
-            node.cluster = cluster.to_string();
-            node.streams += 1;
-            node.streams
+    pub fn connected(&self, node: &crate::declaration::Node) {
+        let streams = self.with_node(&node.id, |state| {
+            state.cluster.clone_from(&node.cluster);
+            state.metadata.clone_from(&node.metadata);
+            state.streams += 1;
+            state.streams
         });
+        self.changed();
         log::info(&format!(
-            "node {node_id} (cluster {cluster:?}) connected; {streams} stream(s) open"
+            "node {} (cluster {:?}) connected; {streams} stream(s) open",
+            node.id, node.cluster
         ));
     }
 
@@ -190,6 +290,7 @@ impl Registry {
             node.streams = node.streams.saturating_sub(1);
             node.streams
         });
+        self.changed();
         log::info(&format!(
             "node {node_id} disconnected ({why}); {streams} stream(s) open"
         ));
@@ -200,16 +301,43 @@ impl Registry {
         self.with_node(node_id, |_| ());
     }
 
+    /// The node asks for `filter`, which the declarative file does not have:
+    /// nothing is sent, so Envoy waits `initial_fetch_timeout`, then applies
+    /// its `default_config` (without one, the filter answers 500). Logged once.
+    pub fn undeclared(&self, node_id: &str, filter: &str) {
+        let newly = self.with_node(node_id, |node| {
+            let state = node.filters.entry(filter.to_string()).or_default();
+            state.desired = None;
+            !std::mem::replace(&mut state.undeclared, true)
+        });
+        if newly {
+            log::warn(&format!(
+                "node {node_id} asks for filter {filter:?}, which the declarative file does not have: \
+                 nothing is sent; Envoy waits initial_fetch_timeout, then uses its default_config \
+                 (without one, requests through that filter get 500)"
+            ));
+        }
+    }
+
     /// What the declarative file wants the node to run for `filter`. A newly
     /// blocked version is logged and recorded in the history.
     pub fn desire(&self, node_id: &str, filter: &str, desired: Desired) {
         let newly_blocked = self.with_node(node_id, |node| {
             let state = node.filters.entry(filter.to_string()).or_default();
             let changed = state.desired.as_ref() != Some(&desired);
+            state.undeclared = false;
             state.desired = Some(desired.clone());
             match desired {
                 Desired::Blocked { version, reason } if changed => {
-                    push_event(node, filter, &version, "", Outcome::Blocked, Some(&reason));
+                    push_event(
+                        node,
+                        filter,
+                        &version,
+                        "",
+                        Outcome::Blocked,
+                        Some(&reason),
+                        None,
+                    );
                     Some((version, reason))
                 }
                 _ => None,
@@ -235,6 +363,7 @@ impl Registry {
                         &version.fingerprint,
                         Outcome::Sent,
                         None,
+                        None,
                     );
                 }
                 if let Some(state) = node.filters.get_mut(filter) {
@@ -248,15 +377,22 @@ impl Registry {
         ));
     }
 
-    /// Envoy accepted the response that carried `items`.
-    pub fn acked(&self, node_id: &str, items: &[(String, VersionRef)]) {
+    /// Envoy accepted the response that carried `items`, `latency` after it was sent.
+    pub fn acked(&self, node_id: &str, items: &[(String, VersionRef)], latency: Duration) {
+        let at = SystemTime::now();
         self.with_node(node_id, |node| {
+            node.ack_latency.record(latency);
             for (filter, version) in items {
                 let state = node.filters.entry(filter.clone()).or_default();
                 if state.acked.as_ref() == Some(version) {
                     continue;
                 }
                 state.acked = Some(version.clone());
+                state.last_ack = Some(Ack {
+                    version: version.clone(),
+                    at,
+                    latency,
+                });
                 push_event(
                     node,
                     filter,
@@ -264,25 +400,40 @@ impl Registry {
                     &version.fingerprint,
                     Outcome::Ack,
                     None,
+                    Some(latency),
                 );
             }
         });
-        log::info(&format!("node {node_id}: ACK {}", describe(items)));
+        self.changed();
+        log::info(&format!(
+            "node {node_id}: ACK {} after {}",
+            describe(items),
+            millis(latency)
+        ));
     }
 
-    /// Envoy refused the response that carried `items`, saying `error_detail`.
-    /// Only versions the node does not already run are marked refused.
-    pub fn nacked(&self, node_id: &str, items: &[(String, VersionRef)], error_detail: &str) {
+    /// Envoy refused the response that carried `items`, `latency` after it
+    /// was sent, saying `error_detail`. Only versions the node does not
+    /// already run are marked refused.
+    pub fn nacked(
+        &self,
+        node_id: &str,
+        items: &[(String, VersionRef)],
+        error_detail: &str,
+        latency: Duration,
+    ) {
         self.with_node(node_id, |node| {
             for (filter, version) in items {
                 let state = node.filters.entry(filter.clone()).or_default();
                 if state.acked.as_ref() == Some(version) {
                     continue;
                 }
+                state.nacks += 1;
                 state.nacked = Some(Nack {
                     refused: version.clone(),
                     error_detail: error_detail.to_string(),
                     at: SystemTime::now(),
+                    latency,
                 });
                 push_event(
                     node,
@@ -291,14 +442,22 @@ impl Registry {
                     &version.fingerprint,
                     Outcome::Nack,
                     Some(error_detail),
+                    Some(latency),
                 );
             }
         });
+        self.changed();
         log::warn(&format!(
-            "node {node_id}: NACK {}: {error_detail}",
-            describe(items)
+            "node {node_id}: NACK {} after {}: {error_detail}",
+            describe(items),
+            millis(latency)
         ));
     }
+}
+
+/// `3.2 ms`.
+pub fn millis(duration: Duration) -> String {
+    format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
 }
 
 fn push_event(
@@ -308,6 +467,7 @@ fn push_event(
     fingerprint: &str,
     outcome: Outcome,
     detail: Option<&str>,
+    latency: Option<Duration>,
 ) {
     if node.history.len() >= HISTORY_LIMIT {
         node.history.pop_front();
@@ -319,6 +479,7 @@ fn push_event(
         fingerprint: fingerprint.to_string(),
         outcome,
         detail: detail.map(str::to_string),
+        latency,
     });
 }
 
@@ -335,6 +496,7 @@ fn describe(items: &[(String, VersionRef)]) -> String {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
+    use crate::declaration::Node;
 
     fn version(label: &str, fingerprint: &str) -> VersionRef {
         VersionRef {
@@ -347,17 +509,21 @@ mod tests {
         vec![("hello".to_string(), version(label, fingerprint))]
     }
 
+    const MS: Duration = Duration::from_millis(1);
+
     #[test]
     fn ack_nack_and_states() {
         let registry = Registry::new();
-        registry.connected("a", "demo");
+        registry.connected(&Node::new("a", "demo"));
         let state = |r: &Registry| r.nodes()["a"].filters["hello"].clone();
 
         registry.desire("a", "hello", Desired::Ready(version("v1", "f1")));
         assert_eq!(state(&registry).state(), "pending");
         registry.sent("a", "1", &items("v1", "f1"));
-        registry.acked("a", &items("v1", "f1"));
+        registry.acked("a", &items("v1", "f1"), 3 * MS);
         assert_eq!(state(&registry).state(), "in_sync");
+        let ack = state(&registry).last_ack.unwrap();
+        assert_eq!((ack.version, ack.latency), (version("v1", "f1"), 3 * MS));
 
         registry.desire("a", "hello", Desired::Ready(version("v2", "f2")));
         registry.sent("a", "2", &items("v2", "f2"));
@@ -366,12 +532,15 @@ mod tests {
             "a",
             &items("v2", "f2"),
             "Unable to create Wasm HTTP filter hello",
+            7 * MS,
         );
         let hello = state(&registry);
         assert_eq!(hello.state(), "rejected");
         assert_eq!(hello.acked, Some(version("v1", "f1")));
+        assert_eq!(hello.nacks, 1);
         let nack = hello.nacked.unwrap();
         assert_eq!(nack.refused, version("v2", "f2"));
+        assert_eq!(nack.latency, 7 * MS);
         assert!(nack.error_detail.contains("Unable to create"));
 
         registry.desire(
@@ -404,20 +573,56 @@ mod tests {
     #[test]
     fn a_nack_of_a_resend_does_not_mark_the_running_version() {
         let registry = Registry::new();
-        registry.acked("a", &items("v1", "f1"));
-        registry.nacked("a", &items("v1", "f1"), "later failure");
+        registry.acked("a", &items("v1", "f1"), MS);
+        registry.nacked("a", &items("v1", "f1"), "later failure", MS);
         assert_eq!(registry.nodes()["a"].filters["hello"].nacked, None);
+    }
+
+    #[test]
+    fn ack_latency_statistics_per_node() {
+        let registry = Registry::new();
+        let changes = registry.subscribe();
+        for (n, ms) in [4u32, 2, 9].iter().enumerate() {
+            registry.acked("a", &items("v1", &n.to_string()), *ms * MS);
+        }
+        let stats = registry.nodes()["a"].ack_latency;
+        assert_eq!(stats.samples, 3);
+        assert_eq!((stats.last, stats.min, stats.max), (9 * MS, 2 * MS, 9 * MS));
+        assert_eq!(stats.mean(), Some(5 * MS));
+        assert_eq!(LatencyStats::default().mean(), None);
+        assert!(changes.has_changed().unwrap());
+        let latencies: Vec<Option<Duration>> = registry.nodes()["a"]
+            .history
+            .iter()
+            .map(|e| e.latency)
+            .collect();
+        assert_eq!(latencies, vec![Some(4 * MS), Some(2 * MS), Some(9 * MS)]);
+        assert_eq!(millis(Duration::from_micros(3250)), "3.2 ms");
+    }
+
+    #[test]
+    fn undeclared_filters_are_reported_until_declared() {
+        let registry = Registry::new();
+        registry.undeclared("a", "hello");
+        registry.undeclared("a", "hello");
+        let state = |r: &Registry| r.nodes()["a"].filters["hello"].state();
+        assert_eq!(state(&registry), "undeclared");
+        registry.desire("a", "hello", Desired::Ready(version("v1", "f1")));
+        assert_eq!(state(&registry), "pending");
     }
 
     #[test]
     fn streams_are_counted_and_history_is_bounded() {
         let registry = Registry::new();
-        registry.connected("a", "demo");
-        registry.connected("a", "demo");
+        let mut node = Node::new("a", "demo");
+        node.metadata.insert("zone".into(), "z1".into());
+        registry.connected(&node);
+        registry.connected(&node);
         registry.disconnected("a", "closed");
         assert_eq!(registry.nodes()["a"].streams, 1);
+        assert_eq!(registry.nodes()["a"].metadata["zone"], "z1");
         for n in 0..(HISTORY_LIMIT + 5) {
-            registry.acked("a", &items("v1", &n.to_string()));
+            registry.acked("a", &items("v1", &n.to_string()), MS);
         }
         let history = &registry.nodes()["a"].history;
         assert_eq!(history.len(), HISTORY_LIMIT);

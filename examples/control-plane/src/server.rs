@@ -3,7 +3,7 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_server::AggregatedDiscoveryServiceServer;
@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::ads::AdsService;
+use crate::canary::{self, Controller};
 use crate::cli::Options;
 use crate::http_status::{self, StatusSources};
 use crate::registry::Registry;
@@ -72,16 +73,28 @@ async fn serve(options: &Options, initial: snapshot::Snapshot) -> Result<(), Str
         "listening: ADS (gRPC) on {grpc_addr}, status on http://{status_addr}/status"
     ));
 
-    let (snapshot_sender, snapshots) = watch::channel(Arc::new(initial));
+    let initial = Arc::new(initial);
+    // The watcher publishes what the file says; the canary task adds how far
+    // each canary got and publishes what the ADS streams serve.
+    let (loaded_sender, loaded) = watch::channel(Arc::clone(&initial));
+    let (snapshot_sender, snapshots) = watch::channel(initial);
     let (shutdown_sender, shutdown) = watch::channel(false);
     let registry = Arc::new(Registry::new());
     let reload = Arc::new(ReloadStatus::new());
+    let canaries = Arc::new(Mutex::new(Controller::new()));
 
     let watcher = tokio::spawn(watcher::run(
         options.config.clone(),
         options.poll,
-        snapshot_sender,
+        loaded_sender,
         Arc::clone(&reload),
+        shutdown.clone(),
+    ));
+    let canary_task = tokio::spawn(canary::run(
+        loaded,
+        snapshot_sender,
+        Arc::clone(&registry),
+        Arc::clone(&canaries),
         shutdown.clone(),
     ));
     let status_server = tokio::spawn(http_status::serve(
@@ -90,6 +103,7 @@ async fn serve(options: &Options, initial: snapshot::Snapshot) -> Result<(), Str
             snapshots: snapshots.clone(),
             reload,
             registry: Arc::clone(&registry),
+            canaries,
         },
         shutdown.clone(),
     ));
@@ -110,6 +124,7 @@ async fn serve(options: &Options, initial: snapshot::Snapshot) -> Result<(), Str
     let finished = tokio::time::timeout(SHUTDOWN_GRACE, async {
         let served = grpc_server.await;
         let _ = watcher.await;
+        let _ = canary_task.await;
         let _ = status_server.await;
         served
     })

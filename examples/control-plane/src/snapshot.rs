@@ -1,10 +1,13 @@
 //! A snapshot: the declarative file with every version's module read,
 //! checked and turned into an ECDS resource, ready to serve to any node.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::declaration::{self, CodeDelivery, Declaration, FilterSpec, VersionSpec};
+use crate::declaration::{
+    self, CanaryReach, CodeDelivery, Declaration, FilterSpec, Node, VersionSpec,
+};
 use crate::resource::{self, Code, Resource};
 use crate::wasm_check;
 
@@ -28,6 +31,17 @@ pub struct BuiltFilter {
     pub versions: Vec<BuiltVersion>,
 }
 
+impl BuiltFilter {
+    /// The version labelled `label`, as loaded.
+    pub fn selection(&self, label: &str) -> Option<Selection<'_>> {
+        let built = self.versions.iter().find(|v| v.spec.label == label)?;
+        Some(Selection {
+            version: &built.spec.label,
+            outcome: &built.outcome,
+        })
+    }
+}
+
 /// What a node should run for one filter.
 #[derive(Debug, Clone, Copy)]
 pub struct Selection<'a> {
@@ -48,6 +62,9 @@ pub struct Snapshot {
     pub loaded_at: SystemTime,
     /// The filters, sorted by name.
     pub filters: Vec<BuiltFilter>,
+    /// How far each filter's canary has got (set by [`crate::canary`]); a
+    /// filter with a canary but no entry is at its first stage.
+    pub reach: BTreeMap<String, CanaryReach>,
 }
 
 impl Snapshot {
@@ -56,16 +73,12 @@ impl Snapshot {
         self.filters.iter().find(|f| f.spec.name == name)
     }
 
-    /// What the node `node_id` in `cluster` should run for the filter `name`;
-    /// `None` for a filter the declarative file does not have.
-    pub fn select(&self, name: &str, node_id: &str, cluster: &str) -> Option<Selection<'_>> {
+    /// What `node` should run for the filter `name`; `None` for a filter the
+    /// declarative file does not have.
+    pub fn select(&self, name: &str, node: &Node) -> Option<Selection<'_>> {
         let filter = self.filter(name)?;
-        let label = filter.spec.version_for(node_id, cluster);
-        let built = filter.versions.iter().find(|v| v.spec.label == label)?;
-        Some(Selection {
-            version: &built.spec.label,
-            outcome: &built.outcome,
-        })
+        let label = filter.spec.version_for(node, self.reach.get(name).copied());
+        filter.selection(label)
     }
 
     /// Every file whose change means a reload: the declarative file and each module.
@@ -126,6 +139,7 @@ pub fn build(path: &Path, generation: u64, declaration: Declaration) -> Snapshot
         generation,
         loaded_at: SystemTime::now(),
         filters,
+        reach: BTreeMap::new(),
     }
 }
 
@@ -206,13 +220,13 @@ mod tests {
         .unwrap();
         let snapshot = load(&file, 7).unwrap();
         assert_eq!(snapshot.generation, 7);
-        let a = snapshot.select("hello", "a", "c").unwrap();
+        let a = snapshot.select("hello", &Node::new("a", "c")).unwrap();
         assert_eq!(a.version, "v1");
         assert!(a.outcome.is_ok());
-        let b = snapshot.select("hello", "b", "c").unwrap();
+        let b = snapshot.select("hello", &Node::new("b", "c")).unwrap();
         assert_eq!(b.version, "v2");
         assert!(b.outcome.as_ref().unwrap_err().contains("wasm magic"));
-        assert!(snapshot.select("other", "a", "c").is_none());
+        assert!(snapshot.select("other", &Node::new("a", "c")).is_none());
         let invalid = snapshot.invalid_versions();
         assert_eq!(invalid.len(), 2);
         assert!(invalid[1].2.contains("cannot read"), "{invalid:?}");

@@ -1,13 +1,16 @@
 //! The status document served at `GET /status`: the declarative file as
-//! loaded, every filter version with its checks, and every node's state.
+//! loaded, every filter version with its checks, each canary's progress, and
+//! every node's state with its push-to-ACK latencies.
 
 use std::sync::{Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
 
+use crate::canary::{Controller, Phase, Progress};
+use crate::declaration::Selector;
 use crate::log::rfc3339;
-use crate::registry::{Desired, FilterState, NodeState, Registry, VersionRef};
+use crate::registry::{Desired, FilterState, LatencyStats, NodeState, Registry, VersionRef};
 use crate::snapshot::Snapshot;
 
 /// The outcome of the latest reload of the declarative file.
@@ -44,8 +47,27 @@ impl ReloadStatus {
     }
 }
 
+/// Milliseconds, to the microsecond.
+fn ms(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+fn selector(selector: &Selector) -> Value {
+    json!({
+        "all": selector.all,
+        "node_ids": selector.node_ids,
+        "clusters": selector.clusters,
+        "metadata": selector.metadata,
+    })
+}
+
 /// The whole status document.
-pub fn render(snapshot: &Snapshot, reload: &ReloadStatus, registry: &Registry) -> Value {
+pub fn render(
+    snapshot: &Snapshot,
+    reload: &ReloadStatus,
+    registry: &Registry,
+    canaries: &Controller,
+) -> Value {
     let reload_error = reload
         .last_error()
         .map(|(at, message)| json!({"at": rfc3339(at), "message": message}));
@@ -63,9 +85,11 @@ pub fn render(snapshot: &Snapshot, reload: &ReloadStatus, registry: &Registry) -
             "code": filter.spec.code.as_str(),
             "rollouts": filter.spec.rollouts.iter().map(|r| json!({
                 "version": r.version,
-                "node_ids": r.node_ids,
-                "clusters": r.clusters,
+                "node_ids": r.selector.node_ids,
+                "clusters": r.selector.clusters,
+                "metadata": r.selector.metadata,
             })).collect::<Vec<_>>(),
+            "canary": canaries.progress().get(&filter.spec.name).map(render_canary),
             "versions": filter.versions.iter().map(|v| json!({
                 "version": v.spec.label,
                 "wasm": v.spec.wasm.display().to_string(),
@@ -80,13 +104,53 @@ pub fn render(snapshot: &Snapshot, reload: &ReloadStatus, registry: &Registry) -
     })
 }
 
+fn render_canary(progress: &Progress) -> Value {
+    let (stage, since, at, reason) = match &progress.phase {
+        Phase::Stage {
+            index, since_at, ..
+        } => (Some(index + 1), Some(rfc3339(*since_at)), None, None),
+        Phase::Complete { at } => (None, None, Some(rfc3339(*at)), None),
+        Phase::Halted { at, reason } => (None, None, Some(rfc3339(*at)), Some(reason.clone())),
+    };
+    json!({
+        "version": progress.spec.version,
+        "fingerprint": progress.target.as_ref().ok().map(|t| t.fingerprint.clone()),
+        "stages": progress.spec.stages.iter().map(selector).collect::<Vec<_>>(),
+        "ack_timeout_s": progress.spec.ack_timeout.as_secs_f64(),
+        "hold_s": progress.spec.hold.as_secs_f64(),
+        "started_at": rfc3339(progress.started_at),
+        "state": progress.phase.as_str(),
+        "stage": stage,
+        "stage_since": since,
+        "ended_at": at,
+        "reason": reason,
+        "reached": progress.reached,
+        "waiting_for": progress.waiting_for,
+    })
+}
+
+fn render_latency(stats: &LatencyStats) -> Value {
+    if stats.samples == 0 {
+        return json!({"samples": 0});
+    }
+    json!({
+        "samples": stats.samples,
+        "last": ms(stats.last),
+        "min": ms(stats.min),
+        "mean": stats.mean().map(ms),
+        "max": ms(stats.max),
+    })
+}
+
 fn render_node(id: &str, node: &NodeState) -> Value {
     json!({
         "id": id,
         "cluster": node.cluster,
+        "metadata": node.metadata,
         "connected": node.streams > 0,
         "streams": node.streams,
         "last_seen": rfc3339(node.last_seen),
+        "ack_latency_ms": render_latency(&node.ack_latency),
         "filters": node.filters.iter().map(|(name, state)| render_filter(name, state)).collect::<Vec<_>>(),
         "history": node.history.iter().map(|event| json!({
             "at": rfc3339(event.at),
@@ -95,6 +159,7 @@ fn render_node(id: &str, node: &NodeState) -> Value {
             "fingerprint": event.fingerprint,
             "result": event.outcome.as_str(),
             "detail": event.detail,
+            "latency_ms": event.latency.map(ms),
         })).collect::<Vec<_>>(),
     })
 }
@@ -115,13 +180,23 @@ fn render_filter(name: &str, state: &FilterState) -> Value {
         "desired": desired,
         "blocked": blocked,
         "sent": state.sent.as_ref().map(version),
-        "acked": state.acked.as_ref().map(version),
+        "acked": state.acked.as_ref().map(|acked| {
+            let ack = state.last_ack.as_ref().filter(|ack| ack.version == *acked);
+            json!({
+                "version": acked.version,
+                "fingerprint": acked.fingerprint,
+                "at": ack.map(|ack| rfc3339(ack.at)),
+                "latency_ms": ack.map(|ack| ms(ack.latency)),
+            })
+        }),
         "nacked": state.nacked.as_ref().map(|nack| json!({
             "version": nack.refused.version,
             "fingerprint": nack.refused.fingerprint,
             "error_detail": nack.error_detail,
             "at": rfc3339(nack.at),
+            "latency_ms": ms(nack.latency),
         })),
+        "nacks": state.nacks,
     })
 }
 
@@ -143,17 +218,22 @@ mod tests {
         .unwrap();
         let snapshot = snapshot::build(Path::new("/etc/cp.json"), 3, declaration);
         let registry = Registry::new();
-        registry.connected("node-a", "demo");
+        registry.connected(&crate::declaration::Node::new("node-a", "demo"));
         let v1 = VersionRef {
             version: "v1".into(),
             fingerprint: "f".into(),
         };
         registry.desire("node-a", "hello", Desired::Ready(v1.clone()));
-        registry.acked("node-a", &[("hello".into(), v1)]);
+        registry.acked(
+            "node-a",
+            &[("hello".into(), v1)],
+            Duration::from_micros(2500),
+        );
         let reload = ReloadStatus::new();
         reload.failed("cp.json: line 1");
+        let canaries = Controller::new();
 
-        let status = render(&snapshot, &reload, &registry);
+        let status = render(&snapshot, &reload, &registry, &canaries);
         assert_eq!(status["declaration"]["generation"], 3);
         assert_eq!(
             status["declaration"]["reload_error"]["message"],
@@ -169,10 +249,16 @@ mod tests {
         let hello = &node["filters"][0];
         assert_eq!(hello["state"], "in_sync");
         assert_eq!(hello["acked"]["version"], "v1");
+        assert_eq!(hello["acked"]["latency_ms"], 2.5);
+        assert_eq!(hello["nacks"], 0);
+        assert_eq!(node["ack_latency_ms"]["samples"], 1);
+        assert_eq!(node["ack_latency_ms"]["max"], 2.5);
         assert_eq!(node["history"][0]["result"], "ACK");
+        assert_eq!(node["history"][0]["latency_ms"], 2.5);
+        assert!(status["filters"][0]["canary"].is_null());
 
         reload.succeeded();
-        let status = render(&snapshot, &reload, &registry);
+        let status = render(&snapshot, &reload, &registry, &canaries);
         assert!(status["declaration"]["reload_error"].is_null());
     }
 }

@@ -8,37 +8,57 @@
 //! refused). Its `version_info` lists each filter's version and fingerprint,
 //! e.g. `hello=v2:1a2b3c4d5e6f7a8b`; a response goes out when that changes,
 //! and on a stream's first request. After a NACK nothing is resent until the
-//! declarative file or a module changes. A version that failed the checks is
-//! never sent: the node keeps what this stream last sent it (nothing, on a new
-//! stream: Envoy then keeps its running or default config).
+//! declarative file or a module changes.
+//!
+//! A version that failed the checks is never sent: the node keeps what this
+//! stream last sent it. On a new stream (a restarted Envoy, which has nothing
+//! yet) the node is sent a fallback instead, so that its listener does not sit
+//! out `initial_fetch_timeout` and then answer 500: the version it last ACKed,
+//! if still declared and sendable, else `serve`.
+//!
+//! An ACK is a request whose `response_nonce` is the last response's nonce,
+//! whose `version_info` is that response's, and which carries no
+//! `error_detail`; a NACK carries `error_detail`. The time from sending the
+//! response to either is recorded per node (push-to-ACK latency).
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use envoy_types::pb::envoy::config::core::v3::ControlPlane;
 use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
-use envoy_types::pb::google::protobuf::Any;
+use envoy_types::pb::google::protobuf::{value, Any, Struct};
 
+pub use crate::declaration::Node as NodeId;
+use crate::log;
 use crate::registry::{Desired, Registry, VersionRef};
 use crate::resource;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{BuiltFilter, Selection, Snapshot};
 
 /// The identifier sent as `control_plane.identifier`.
 pub const CONTROL_PLANE_ID: &str = "wasmesh-cp";
-
-/// The node at the other end of a stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeId {
-    /// `node.id`.
-    pub id: String,
-    /// `node.cluster`.
-    pub cluster: String,
-}
 
 #[derive(Debug, Clone)]
 struct LastResponse {
     nonce: String,
     version_info: String,
     items: Vec<(String, VersionRef)>,
+    sent: Instant,
+}
+
+/// The string fields of `node.metadata`, top level.
+fn string_fields(metadata: Option<&Struct>) -> BTreeMap<String, String> {
+    metadata
+        .map(|metadata| {
+            metadata
+                .fields
+                .iter()
+                .filter_map(|(key, value)| match &value.kind {
+                    Some(value::Kind::StringValue(text)) => Some((key.clone(), text.clone())),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The protocol state of one ADS stream.
@@ -78,8 +98,9 @@ impl StreamState {
                 let node = NodeId {
                     id: node.id.clone(),
                     cluster: node.cluster.clone(),
+                    metadata: string_fields(node.metadata.as_ref()),
                 };
-                registry.connected(&node.id, &node.cluster);
+                registry.connected(&node);
                 self.node = Some(node.clone());
                 node
             }
@@ -99,9 +120,18 @@ impl StreamState {
                 // A stale nonce: the answer to an older response, superseded.
                 return Ok(None);
             };
+            let latency = last.sent.elapsed();
             match &request.error_detail {
-                Some(status) => registry.nacked(&node.id, &last.items, &status.message),
-                None => registry.acked(&node.id, &last.items),
+                Some(status) => {
+                    registry.nacked(&node.id, &last.items, &status.message, latency);
+                }
+                None if request.version_info == last.version_info => {
+                    registry.acked(&node.id, &last.items, latency);
+                }
+                None => log::warn(&format!(
+                    "node {}: answer to nonce {} names version {:?}, not the {:?} sent; not counted as an ACK",
+                    node.id, last.nonce, request.version_info, last.version_info
+                )),
             }
         }
         let mut names = request.resource_names.clone();
@@ -130,7 +160,10 @@ impl StreamState {
         let node = self.node.clone()?;
         let mut items: Vec<(String, VersionRef, Any)> = Vec::new();
         for name in &self.subscribed {
-            let Some(selection) = snapshot.select(name, &node.id, &node.cluster) else {
+            let (Some(filter), Some(selection)) =
+                (snapshot.filter(name), snapshot.select(name, &node))
+            else {
+                registry.undeclared(&node.id, name);
                 continue;
             };
             match selection.outcome {
@@ -150,6 +183,15 @@ impl StreamState {
                     registry.desire(&node.id, name, blocked);
                     if let Some((version, any)) = self.sent_resources.get(name) {
                         items.push((name.clone(), version.clone(), any.clone()));
+                    } else if let Some((version, any)) =
+                        fallback(filter, registry.acked_version(&node.id, name))
+                    {
+                        log::warn(&format!(
+                            "node {}: {name} {} cannot be sent; sending {} instead, so the node \
+                             does not wait for a version it will never get",
+                            node.id, selection.version, version.version
+                        ));
+                        items.push((name.clone(), version, any));
                     }
                 }
             }
@@ -185,6 +227,7 @@ impl StreamState {
             nonce: nonce.clone(),
             version_info: version_info.clone(),
             items: summary,
+            sent: Instant::now(),
         });
         Some(DiscoveryResponse {
             version_info,
@@ -197,6 +240,27 @@ impl StreamState {
             ..Default::default()
         })
     }
+}
+
+/// What to send a node that has nothing yet when its selected version cannot
+/// be sent: the version it last ACKed (on an earlier stream) if still declared
+/// and sendable, else `serve` if sendable.
+fn fallback(filter: &BuiltFilter, last_acked: Option<VersionRef>) -> Option<(VersionRef, Any)> {
+    let sendable = |selection: Selection<'_>| {
+        selection.outcome.as_ref().ok().map(|resource| {
+            (
+                VersionRef {
+                    version: selection.version.to_string(),
+                    fingerprint: resource.fingerprint.clone(),
+                },
+                resource.any.clone(),
+            )
+        })
+    };
+    last_acked
+        .and_then(|acked| filter.selection(&acked.version))
+        .and_then(sendable)
+        .or_else(|| filter.selection(&filter.spec.serve).and_then(sendable))
 }
 
 #[cfg(test)]
@@ -269,6 +333,14 @@ mod tests {
         }
     }
 
+    /// The ACK Envoy sends for `response`.
+    fn ack(response: &DiscoveryResponse) -> DiscoveryRequest {
+        DiscoveryRequest {
+            version_info: response.version_info.clone(),
+            ..request(None, &response.nonce, None)
+        }
+    }
+
     fn state_of(registry: &Registry, node: &str) -> crate::registry::FilterState {
         registry.nodes()[node].filters["hello"].clone()
     }
@@ -286,15 +358,25 @@ mod tests {
         assert_eq!(response.nonce, "1");
         assert_eq!(response.resources.len(), 1);
         assert!(response.version_info.starts_with("hello=v1:"));
-        assert_eq!(response.control_plane.unwrap().identifier, "wasmesh-cp");
+        assert_eq!(
+            response.control_plane.as_ref().unwrap().identifier,
+            "wasmesh-cp"
+        );
         assert_eq!(state_of(&registry, "a").state(), "pending");
 
-        // The ACK: nothing new to send.
-        let ack = stream
-            .on_request(&request(None, "1", None), &v1, &registry)
-            .unwrap();
-        assert!(ack.is_none());
-        assert_eq!(state_of(&registry, "a").state(), "in_sync");
+        // An answer naming another version is not an ACK.
+        let mut odd = ack(&response);
+        odd.version_info = "hello=v0:0".to_string();
+        assert!(stream.on_request(&odd, &v1, &registry).unwrap().is_none());
+        assert_eq!(state_of(&registry, "a").state(), "pending");
+
+        // The ACK: nothing new to send; its latency is recorded.
+        let answer = stream.on_request(&ack(&response), &v1, &registry).unwrap();
+        assert!(answer.is_none());
+        let hello = state_of(&registry, "a");
+        assert_eq!(hello.state(), "in_sync");
+        assert_eq!(hello.last_ack.unwrap().version.version, "v1");
+        assert_eq!(registry.nodes()["a"].ack_latency.samples, 1);
 
         // The same snapshot again sends nothing; a new version does.
         assert!(stream.on_snapshot(&v1, &registry).is_none());
@@ -310,12 +392,11 @@ mod tests {
         let registry = Registry::new();
         let mut stream = StreamState::new();
         let v1 = fixture.snapshot("v1", "v1");
-        stream
+        let first = stream
             .on_request(&request(Some("a"), "", None), &v1, &registry)
+            .unwrap()
             .unwrap();
-        stream
-            .on_request(&request(None, "1", None), &v1, &registry)
-            .unwrap();
+        stream.on_request(&ack(&first), &v1, &registry).unwrap();
         let v2 = fixture.snapshot("v2", "v2");
         stream.on_snapshot(&v2, &registry).unwrap();
         let after_nack = stream
@@ -329,6 +410,7 @@ mod tests {
         let hello = state_of(&registry, "a");
         assert_eq!(hello.state(), "rejected");
         assert_eq!(hello.acked.unwrap().version, "v1");
+        assert_eq!(hello.nacks, 1);
         assert!(hello
             .nacked
             .unwrap()
@@ -336,7 +418,7 @@ mod tests {
             .contains("Unable to create"));
         // A stale nonce is ignored.
         assert!(stream
-            .on_request(&request(None, "1", None), &v2, &registry)
+            .on_request(&ack(&first), &v2, &registry)
             .unwrap()
             .is_none());
         assert_eq!(state_of(&registry, "a").acked.unwrap().version, "v1");
@@ -373,12 +455,94 @@ mod tests {
         let bad = fixture.snapshot("bad", "bad");
         assert!(stream.on_snapshot(&bad, &registry).is_none());
         assert_eq!(state_of(&registry, "a").state(), "blocked");
-        // A new stream for the blocked version gets nothing.
+        // A new stream for the blocked version, with nothing sendable to fall back on, gets nothing.
         let mut fresh = StreamState::new();
         assert!(fresh
             .on_request(&request(Some("c"), "", None), &bad, &registry)
             .unwrap()
             .is_none());
+    }
+
+    #[test]
+    fn a_new_stream_whose_version_is_blocked_gets_a_fallback() {
+        let fixture = Fixture::new("fallback");
+        let registry = Registry::new();
+        // b's version is blocked: a fresh b gets `serve`.
+        let snapshot = fixture.snapshot("v1", "bad");
+        let mut b = StreamState::new();
+        let to_b = b
+            .on_request(&request(Some("b"), "", None), &snapshot, &registry)
+            .unwrap()
+            .unwrap();
+        assert!(
+            to_b.version_info.starts_with("hello=v1:"),
+            "{}",
+            to_b.version_info
+        );
+        assert_eq!(state_of(&registry, "b").state(), "blocked");
+
+        // A node that ACKed v2 on an earlier stream gets v2 back, not `serve`.
+        let v2 = fixture.snapshot("v1", "v2");
+        let mut earlier = StreamState::new();
+        let sent = earlier
+            .on_request(&request(Some("b"), "", None), &v2, &registry)
+            .unwrap()
+            .unwrap();
+        earlier.on_request(&ack(&sent), &v2, &registry).unwrap();
+        let mut later = StreamState::new();
+        let again = later
+            .on_request(&request(Some("b"), "", None), &snapshot, &registry)
+            .unwrap()
+            .unwrap();
+        assert!(
+            again.version_info.starts_with("hello=v2:"),
+            "{}",
+            again.version_info
+        );
+    }
+
+    #[test]
+    fn undeclared_filters_and_node_metadata_are_recorded() {
+        let fixture = Fixture::new("undeclared");
+        let registry = Registry::new();
+        let snapshot = fixture.snapshot("v1", "v1");
+        let mut stream = StreamState::new();
+        let mut first = request(Some("a"), "", None);
+        first.resource_names = vec!["other".to_string()];
+        let metadata = Struct {
+            fields: [
+                ("zone".to_string(), string_value("z1")),
+                (
+                    "weight".to_string(),
+                    envoy_types::pb::google::protobuf::Value {
+                        kind: Some(value::Kind::NumberValue(2.0)),
+                    },
+                ),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        if let Some(node) = first.node.as_mut() {
+            node.metadata = Some(metadata);
+        }
+        assert!(stream
+            .on_request(&first, &snapshot, &registry)
+            .unwrap()
+            .is_none());
+        let node = &registry.nodes()["a"];
+        assert_eq!(node.filters["other"].state(), "undeclared");
+        assert_eq!(
+            stream.node().unwrap().metadata,
+            [("zone".to_string(), "z1".to_string())]
+                .into_iter()
+                .collect()
+        );
+    }
+
+    fn string_value(text: &str) -> envoy_types::pb::google::protobuf::Value {
+        envoy_types::pb::google::protobuf::Value {
+            kind: Some(value::Kind::StringValue(text.to_string())),
+        }
     }
 
     #[test]

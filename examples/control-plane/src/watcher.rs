@@ -104,16 +104,20 @@ pub fn log_loaded(snapshot: &Snapshot, verb: &str) {
         .filters
         .iter()
         .map(|f| {
-            let rollouts: Vec<String> = f
+            let mut rollouts: Vec<String> = f
                 .spec
                 .rollouts
                 .iter()
-                .map(|r| {
-                    let mut targets = r.node_ids.clone();
-                    targets.extend(r.clusters.iter().map(|c| format!("cluster {c}")));
-                    format!("{} to {}", r.version, targets.join(" "))
-                })
+                .map(|r| format!("{} to {}", r.version, r.selector.describe()))
                 .collect();
+            if let Some(canary) = &f.spec.canary {
+                let stages: Vec<String> = canary.stages.iter().map(|s| s.describe()).collect();
+                rollouts.push(format!(
+                    "canary {} in stages: {}",
+                    canary.version,
+                    stages.join(" | ")
+                ));
+            }
             if rollouts.is_empty() {
                 format!("{} serves {}", f.spec.name, f.spec.serve)
             } else {

@@ -2,8 +2,15 @@
 //!
 //! `api.example.org` matches that host on any port; `api.example.org:8443` only on that
 //! port; `*.example.org` any subdomain (not `example.org` itself). Comparison ignores
-//! ASCII case and one trailing dot of the request's host (`api.example.org.` is
-//! `api.example.org`), so neither can be used to sidestep a host-specific deny rule.
+//! ASCII case, as host names do.
+//!
+//! An allow rule's host matches the `:authority` as sent, so `api.example.org.` is not
+//! `api.example.org` to it. A deny or log rule's host (compiled with `lenient`) matches
+//! it however a server might read it: user information dropped, escapes decoded, every
+//! trailing dot removed ([`crate::lenient::authority`]), so none of these can sidestep
+//! a host-specific deny rule.
+
+use crate::lenient;
 
 /// A compiled host pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,11 +19,13 @@ pub struct HostPattern {
     host: Box<str>,
     wildcard: bool,
     port: Option<Box<str>>,
+    lenient: bool,
 }
 
 impl HostPattern {
-    /// Compiles a pattern; the error says what is wrong with it.
-    pub fn compile(pattern: &str) -> Result<Self, String> {
+    /// Compiles a pattern, for a deny or log rule if `lenient`; the error says what is
+    /// wrong with it.
+    pub fn compile(pattern: &str, lenient: bool) -> Result<Self, String> {
         let (wildcard, rest) = match pattern.strip_prefix("*.") {
             Some(rest) => (true, rest),
             None => (false, pattern),
@@ -48,21 +57,31 @@ impl HostPattern {
             host: host.into(),
             wildcard,
             port: port.map(Into::into),
+            lenient,
         })
     }
 
     /// Whether the request's `:authority` matches.
     pub fn matches(&self, authority: &[u8]) -> bool {
-        let Ok(authority) = std::str::from_utf8(authority) else {
+        let read = if self.lenient {
+            lenient::authority(authority)
+        } else {
+            std::str::from_utf8(authority).ok().map(Into::into)
+        };
+        let Some(authority) = read else {
             return false;
         };
-        let (host, port) = split_port(authority);
+        let (host, port) = split_port(&authority);
         if let Some(wanted) = &self.port {
             if port != Some(wanted.as_ref()) {
                 return false;
             }
         }
-        let host = host.strip_suffix('.').unwrap_or(host);
+        let host = if self.lenient {
+            host.trim_end_matches('.')
+        } else {
+            host
+        };
         if self.wildcard {
             host.len() > self.host.len()
                 && host
@@ -99,24 +118,49 @@ mod tests {
     use super::*;
 
     fn host(p: &str) -> HostPattern {
-        HostPattern::compile(p).unwrap()
+        HostPattern::compile(p, false).unwrap()
     }
 
     #[test]
-    fn names_match_any_port_ignoring_case_and_a_trailing_dot() {
+    fn allow_hosts_match_any_port_ignoring_case_only() {
         let p = host("API.example.org");
-        for inside in [
-            "api.example.org",
-            "API.EXAMPLE.ORG",
-            "api.example.org:8080",
+        for inside in ["api.example.org", "API.EXAMPLE.ORG", "api.example.org:8080"] {
+            assert!(p.matches(inside.as_bytes()), "{inside}");
+        }
+        for outside in [
+            "example.org",
+            "xapi.example.org",
             "api.example.org.",
-            "api.example.org.:80",
+            "u@api.example.org",
+            "%61pi.example.org",
+            "",
+        ] {
+            assert!(!p.matches(outside.as_bytes()), "{outside}");
+        }
+    }
+
+    #[test]
+    fn deny_hosts_match_however_a_server_reads_them() {
+        let p = HostPattern::compile("api.example.org:8443", true).unwrap();
+        for inside in [
+            "api.example.org:8443",
+            "API.example.org.:8443",
+            "api.example.org...:8443",
+            "user@api.example.org:8443",
+            "%61pi.example.org:8443",
+            "%2561pi.Example.org:8443",
         ] {
             assert!(p.matches(inside.as_bytes()), "{inside}");
         }
-        for outside in ["example.org", "xapi.example.org", "api.example.org..", ""] {
+        for outside in [
+            "api.example.org:443",
+            "api.example.org",
+            "xapi.example.org:8443",
+        ] {
             assert!(!p.matches(outside.as_bytes()), "{outside}");
         }
+        let w = HostPattern::compile("*.example.org", true).unwrap();
+        assert!(w.matches(b"a.example.org.") && !w.matches(b"example.org."));
     }
 
     #[test]
@@ -142,7 +186,7 @@ mod tests {
         for bad in [
             "", "*", "*.", "a b", "a:", "a:x", "a:123456", "*.[::1]", "a/b", "a.", "[zz]",
         ] {
-            assert!(HostPattern::compile(bad).is_err(), "{bad}");
+            assert!(HostPattern::compile(bad, false).is_err(), "{bad}");
         }
     }
 }

@@ -27,6 +27,7 @@ pub mod conditions;
 pub mod config;
 pub mod hosts;
 pub mod identity;
+pub mod lenient;
 pub mod method;
 pub mod names;
 pub mod paths;
@@ -39,10 +40,12 @@ use checks::{MethodOverride, PathCheck};
 use config::{Config, Mode};
 use identity::{IdentityResolver, XFCC_HEADER};
 use policy::Policy;
+use proxy_wasm::types::LogLevel;
 use report::DenyResponse;
 use scan::HeaderScan;
 use wasmesh_sdk::config::Value;
 use wasmesh_sdk::metrics::Counter;
+use wasmesh_sdk::{host, properties};
 use wasmesh_sdk::{ConfigError, Filter, Flow, Hooks, Http};
 
 /// The counter of decisions, tagged `decision` (`allowed`, `denied`, `shadow_denied`),
@@ -80,6 +83,7 @@ impl Filter for AccessControl {
             &trust_domains,
             path_check.options(),
             config.path.case_insensitive,
+            config.deny_matching,
             (config.default_action, config.unlisted_endpoints),
         )?;
         let method_override = MethodOverride::compile(config.method_override)?;
@@ -95,6 +99,11 @@ impl Filter for AccessControl {
         }
         let requests = Counter::new(REQUESTS_METRIC, &["decision", "caller", "rule"])
             .with_tag_set_cap(config.metrics.tag_set_cap);
+        // Under Istio, name the workload this policy protects (read once, here).
+        if let Some(name) = properties::string(&["xds", "node", "metadata", "WORKLOAD_NAME"]) {
+            let line = ["access-control: workload=", &name, " (Istio node metadata)"];
+            host::log(LogLevel::Info, &line.concat());
+        }
         Ok(Self {
             mode: config.mode,
             identity,

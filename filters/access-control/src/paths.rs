@@ -1,17 +1,19 @@
 //! Path patterns: exact, segment-aware prefix, and templates with `{*}` and `{**}`.
 //!
-//! Patterns are matched against the canonical path produced by
-//! `wasmesh_sdk::path::canonicalize` (the part before `?`), so a pattern must itself be
-//! canonical under the configured options: one that is not could never match and is
-//! refused when the configuration is compiled.
+//! Patterns are written in the canonical form produced by `wasmesh_sdk::path::canonicalize`
+//! (the part before `?`): one that is not could never match and is refused when the
+//! configuration is compiled. Every kind compiles to the same segment list: an exact
+//! path is its literal segments, a prefix its literal segments followed by `{**}`.
 //!
-//! Matching is segment by segment, and a segment's `;parameters` are not part of its
-//! name: `/admin;jsessionid=1` is `/admin` to every pattern, as it is to the many
-//! servers (Tomcat, Jetty, Spring) that drop them. Patterns hold no `;` themselves.
-//! Every kind compiles to the same segment list: an exact path is its literal
-//! segments, a prefix its literal segments followed by `{**}`.
+//! An allow rule's pattern ([`PathPattern::compile`]) matches the canonical path
+//! exactly, segment by segment, a segment's `;parameters` included: `/admin;x` is not
+//! `/admin` to it. A deny or log rule's pattern ([`PathPattern::compile_lenient`])
+//! matches the lenient reading of the path ([`crate::lenient`]), where parameters,
+//! escapes and case may be ignored, so that it holds for every application behind the
+//! sidecar however loosely it reads paths. Patterns hold no `;` themselves.
 
 use crate::config::PathPatternConfig;
+use crate::lenient::Lenience;
 use wasmesh_sdk::path::{canonicalize, PathOptions};
 
 /// A compiled path pattern.
@@ -19,11 +21,14 @@ use wasmesh_sdk::path::{canonicalize, PathOptions};
 pub struct PathPattern {
     segments: Box<[Segment]>,
     case_insensitive: bool,
+    /// Matched against the lenient reading of the path, whose empty segments (a
+    /// trailing `/`) do not count.
+    lenient: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
-    Literal(Box<str>),
+    Literal(Box<[u8]>),
     /// `{*}`: exactly one segment with a non-empty name.
     One,
     /// `{**}`, last only: zero or more segments.
@@ -31,54 +36,91 @@ enum Segment {
 }
 
 impl PathPattern {
-    /// Compiles a pattern; the error says what is wrong with it.
+    /// Compiles an allow rule's pattern, matched exactly (ignoring ASCII case if
+    /// `case_insensitive`); the error says what is wrong with it.
     pub fn compile(
         config: &PathPatternConfig,
         options: &PathOptions,
         case_insensitive: bool,
     ) -> Result<Self, String> {
-        let segments = match config {
-            PathPatternConfig::Exact(path) => literal_segments(path, options, false)?,
-            PathPatternConfig::Prefix(path) => literal_segments(path, options, true)?,
-            PathPatternConfig::Template(template) => compile_template(template, options)?,
-        };
         Ok(Self {
-            segments,
+            segments: compile_segments(config, options)?,
             case_insensitive,
+            lenient: false,
         })
     }
 
-    /// Whether the canonical `path` matches.
-    pub fn matches(&self, path: &str) -> bool {
-        let Some(rest) = path.strip_prefix('/') else {
+    /// Compiles a deny or log rule's pattern, matched against the lenient reading of
+    /// the path ([`Lenience::path`]): its literals are read the same way.
+    pub fn compile_lenient(
+        config: &PathPatternConfig,
+        options: &PathOptions,
+        case_insensitive: bool,
+        lenience: &Lenience,
+    ) -> Result<Self, String> {
+        let mut segments = Vec::new();
+        for segment in compile_segments(config, options)?.into_vec() {
+            match segment {
+                Segment::Literal(literal) => segments.extend(
+                    lenience
+                        .literal(std::str::from_utf8(&literal).unwrap_or_default())
+                        .into_iter()
+                        .map(Segment::Literal),
+                ),
+                other => segments.push(other),
+            }
+        }
+        Ok(Self {
+            segments: segments.into_boxed_slice(),
+            case_insensitive: case_insensitive || lenience.ignore_case,
+            lenient: true,
+        })
+    }
+
+    /// Whether the path matches: the canonical path for a pattern from
+    /// [`compile`](Self::compile), its lenient reading for one from
+    /// [`compile_lenient`](Self::compile_lenient).
+    pub fn matches(&self, path: &[u8]) -> bool {
+        let Some(rest) = path.strip_prefix(b"/") else {
             return false;
         };
-        let mut names = rest
-            .as_bytes()
+        let lenient = self.lenient;
+        let mut segments = rest
             .split(|byte| *byte == b'/')
-            .map(segment_name);
-        for segment in self.segments.iter() {
-            match segment {
+            .filter(|segment| !(lenient && segment.is_empty()));
+        for pattern in self.segments.iter() {
+            match pattern {
                 Segment::Rest => return true,
-                Segment::One => match names.next() {
-                    Some(name) if !name.is_empty() => {}
+                Segment::One => match segments.next() {
+                    Some(segment) if !segment_name(segment).is_empty() => {}
                     _ => return false,
                 },
-                Segment::Literal(literal) => match names.next() {
-                    Some(name) if self.equal(name, literal) => {}
+                Segment::Literal(literal) => match segments.next() {
+                    Some(segment) if self.equal(segment, literal) => {}
                     _ => return false,
                 },
             }
         }
-        names.next().is_none()
+        segments.next().is_none()
     }
 
-    fn equal(&self, name: &[u8], literal: &str) -> bool {
+    fn equal(&self, segment: &[u8], literal: &[u8]) -> bool {
         if self.case_insensitive {
-            name.eq_ignore_ascii_case(literal.as_bytes())
+            segment.eq_ignore_ascii_case(literal)
         } else {
-            name == literal.as_bytes()
+            segment == literal
         }
+    }
+}
+
+fn compile_segments(
+    config: &PathPatternConfig,
+    options: &PathOptions,
+) -> Result<Box<[Segment]>, String> {
+    match config {
+        PathPatternConfig::Exact(path) => literal_segments(path, options, false),
+        PathPatternConfig::Prefix(path) => literal_segments(path, options, true),
+        PathPatternConfig::Template(template) => compile_template(template, options),
     }
 }
 
@@ -111,11 +153,18 @@ fn literal_segments(
     if prefix {
         let trimmed = rest.strip_suffix('/').unwrap_or(rest);
         if !trimmed.is_empty() {
-            segments.extend(trimmed.split('/').map(|s| Segment::Literal(s.into())));
+            segments.extend(
+                trimmed
+                    .split('/')
+                    .map(|s| Segment::Literal(s.as_bytes().into())),
+            );
         }
         segments.push(Segment::Rest);
     } else {
-        segments.extend(rest.split('/').map(|s| Segment::Literal(s.into())));
+        segments.extend(
+            rest.split('/')
+                .map(|s| Segment::Literal(s.as_bytes().into())),
+        );
     }
     Ok(segments.into_boxed_slice())
 }
@@ -130,8 +179,9 @@ fn check_canonical(shown: &str, sample: &str, options: &PathOptions) -> Result<(
     }
     if sample.contains(';') {
         return Err(format!(
-            "`{shown}` contains `;`: segment parameters are ignored when matching, so \
-             patterns are written without them"
+            "`{shown}` contains `;`: patterns name no segment parameters (deny rules ignore \
+             them; allow rules match segments without them, or strip them first with \
+             `path.canonicalization.path_params`)"
         ));
     }
     match canonicalize(sample.as_bytes(), options) {
@@ -170,7 +220,7 @@ fn compile_template(template: &str, options: &PathOptions) -> Result<Box<[Segmen
                 ))
             }
             "" if !last => return Err(format!("`{template}` has an empty segment")),
-            literal => Segment::Literal(literal.into()),
+            literal => Segment::Literal(literal.as_bytes().into()),
         };
         match segment {
             Segment::Literal(_) => sample.push_str(part),
@@ -186,19 +236,35 @@ fn compile_template(template: &str, options: &PathOptions) -> Result<Box<[Segmen
 mod tests {
     use super::*;
 
-    fn pattern(config: PathPatternConfig) -> PathPattern {
-        PathPattern::compile(&config, &PathOptions::default(), false).unwrap()
+    /// A pattern whose `matches` takes text.
+    struct Text(PathPattern);
+
+    impl Text {
+        fn matches(&self, path: &str) -> bool {
+            self.0.matches(path.as_bytes())
+        }
     }
 
-    fn exact(p: &str) -> PathPattern {
+    fn pattern(config: PathPatternConfig) -> Text {
+        Text(PathPattern::compile(&config, &PathOptions::default(), false).unwrap())
+    }
+
+    fn lenient(config: PathPatternConfig, lenience: Lenience) -> Text {
+        Text(
+            PathPattern::compile_lenient(&config, &PathOptions::default(), false, &lenience)
+                .unwrap(),
+        )
+    }
+
+    fn exact(p: &str) -> Text {
         pattern(PathPatternConfig::Exact(p.into()))
     }
 
-    fn prefix(p: &str) -> PathPattern {
+    fn prefix(p: &str) -> Text {
         pattern(PathPatternConfig::Prefix(p.into()))
     }
 
-    fn template(p: &str) -> PathPattern {
+    fn template(p: &str) -> Text {
         pattern(PathPatternConfig::Template(p.into()))
     }
 
@@ -268,25 +334,62 @@ mod tests {
     }
 
     #[test]
-    fn segment_parameters_are_not_part_of_the_name() {
+    fn allow_patterns_match_parameters_exactly() {
         let admin = prefix("/admin");
-        for inside in ["/admin;x=1", "/admin;/users", "/admin;jsessionid=9/x;y"] {
-            assert!(admin.matches(inside), "{inside}");
+        for outside in ["/admin;x=1", "/admin;/users", "/;admin", "/admin%3Bx"] {
+            assert!(!admin.matches(outside), "{outside}");
         }
-        assert!(!admin.matches("/admin2;x"));
-        assert!(!admin.matches("/;admin"));
-        assert!(exact("/healthz").matches("/healthz;v=1"));
+        assert!(admin.matches("/admin/users;x"));
+        assert!(!exact("/healthz").matches("/healthz;v=1"));
         let t = template("/users/{*}/orders");
-        assert!(t.matches("/users/7;x/orders;y"));
+        assert!(t.matches("/users/7;x/orders"));
+        assert!(!t.matches("/users/7/orders;y"));
         assert!(!t.matches("/users/;x/orders"));
         assert!(refused(PathPatternConfig::Prefix("/admin;x".into())).contains("`;`"));
         assert!(refused(PathPatternConfig::Template("/a;b/{*}".into())).contains("`;`"));
     }
 
     #[test]
+    fn deny_patterns_match_the_lenient_reading() {
+        let lenience = Lenience::default();
+        let admin = lenient(PathPatternConfig::Prefix("/admin".into()), lenience);
+        let read = |path: &str| {
+            let reading = lenience.path(path.as_bytes()).into_owned();
+            admin.0.matches(&reading)
+        };
+        for inside in [
+            "/admin",
+            "/admin/",
+            "/ADMIN",
+            "/Admin/users",
+            "/admin;x=1",
+            "/admin;/users",
+            "/admin%3Bx/users",
+            "/adm%C4%B1n",
+            "/x/..%2Fadmin",
+        ] {
+            assert!(read(inside), "{inside}");
+        }
+        for outside in ["/admin2;x", "/;admin", "/administrator", "/x/admin"] {
+            assert!(!read(outside), "{outside}");
+        }
+        let exact = lenient(PathPatternConfig::Exact("/healthz/".into()), lenience);
+        assert!(exact.matches("/healthz") && exact.matches("/HEALTHZ/"));
+        let strict = Lenience {
+            ignore_case: false,
+            ignore_path_params: false,
+            lenient_hosts: false,
+        };
+        let exact_admin = lenient(PathPatternConfig::Prefix("/admin".into()), strict);
+        assert!(!exact_admin.matches("/ADMIN"));
+        assert!(!exact_admin.0.matches(&strict.path(b"/admin;x")));
+        assert!(exact_admin.0.matches(&strict.path(b"/x/..%2Fadmin")));
+    }
+
+    #[test]
     fn case_insensitive_matching_is_an_option() {
         let options = PathOptions::default();
-        let ci = |config| PathPattern::compile(&config, &options, true).unwrap();
+        let ci = |config| Text(PathPattern::compile(&config, &options, true).unwrap());
         assert!(ci(PathPatternConfig::Prefix("/admin".into())).matches("/ADMIN/users"));
         assert!(ci(PathPatternConfig::Exact("/admin".into())).matches("/Admin"));
         assert!(ci(PathPatternConfig::Template("/admin/{*}".into())).matches("/aDmIn/x"));

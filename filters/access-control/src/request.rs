@@ -96,9 +96,11 @@ impl AccessControl {
         } else if let Some((rule, reason)) = path_refusal {
             Verdict::deny(rule, reason)
         } else if let Some(path) = match_path {
+            let lenient_path = self.policy.lenient_path(path);
             let view = RequestView {
                 method: Method::parse(method),
                 path,
+                lenient_path: &lenient_path,
                 authority: scanned.authority.first,
                 headers: &headers,
                 caller,

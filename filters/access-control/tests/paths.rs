@@ -69,7 +69,8 @@ fn non_canonical_paths_are_denied_never_matched_raw() {
         denied_by(&host, peer, "/admin/users?x=1", &[]).as_deref(),
         Some("no-admin")
     );
-    // Segment parameters do not hide a path (servers such as Tomcat drop them).
+    // Segment parameters do not hide a path from a deny rule (servers such as Tomcat
+    // drop them).
     for path in ["/admin;x=1", "/admin;jsessionid=2/users"] {
         assert_eq!(
             denied_by(&host, peer, path, &[]).as_deref(),
@@ -144,21 +145,167 @@ fn canonicalization_options_match_the_normalization_filter() {
 }
 
 #[test]
-fn case_variants_are_other_paths_unless_case_insensitive() {
-    let sensitive = host(&no_admin(""));
+fn deny_rules_hold_for_applications_that_read_paths_leniently() {
+    let host = host(&no_admin(""));
     let peer = Peer::Mtls(FRONTEND);
-    for path in ["/ADMIN", "/Admin/x", "/aDmIn"] {
-        assert_eq!(denied_by(&sensitive, peer, path, &[]), None, "{path}");
-    }
-    let insensitive = host(&no_admin(r#""path": {"case_insensitive": true},"#));
-    for path in ["/ADMIN", "/Admin/x", "/aDmIn", "/admin"] {
+    for path in [
+        // case-insensitive routers
+        "/ADMIN",
+        "/Admin/x",
+        "/aDmIn",
+        // servers that drop `;params`, raw or once decoded
+        "/admin;x",
+        "/Admin;jsessionid=1/users",
+        "/admin%3Bx",
+        "/admin%3Bx/users",
+        // Unicode case folding: dotless i, Kelvin sign
+        "/adm%C4%B1n",
+        "/ADM%C4%B0N/x",
+        // IIS: trailing dots and spaces
+        "/admin.",
+        "/admin./x",
+        "/admin%20/x",
+    ] {
         assert_eq!(
-            denied_by(&insensitive, peer, path, &[]).as_deref(),
+            denied_by(&host, peer, path, &[]).as_deref(),
             Some("no-admin"),
             "{path}"
         );
     }
-    assert_eq!(denied_by(&insensitive, peer, "/ADMINX", &[]), None);
+    for path in [
+        "/administrator",
+        "/x/admin",
+        "/admin2;x",
+        "/;admin",
+        "/adm%C3%ADn",
+    ] {
+        assert_eq!(denied_by(&host, peer, path, &[]), None, "{path}");
+    }
+    let kelvin = host_with_rule(r#"{"prefix": "/kube"}"#, "");
+    assert_eq!(
+        denied_by(&kelvin, peer, "/%E2%84%AAube/x", &[]).as_deref(),
+        Some("no-kube")
+    );
+}
+
+/// Frontend may do anything except what one deny rule on `paths` names.
+fn host_with_rule(paths: &str, extra: &str) -> wasmesh_sdk::testing::Host {
+    host(&format!(
+        r#"{{"identity": {{"spiffe": {{"trust_domains": ["example.org"]}}}},
+            {extra}
+            "rules": [
+              {{"name": "no-kube", "action": "deny", "callers": ["frontend"], "paths": [{paths}]}},
+              {{"name": "frontend", "action": "allow", "callers": ["frontend"]}}
+            ]}}"#
+    ))
+}
+
+#[test]
+fn each_lenient_reading_of_deny_rules_can_be_turned_off() {
+    let peer = Peer::Mtls(FRONTEND);
+    let exact_case = host(&no_admin(r#""deny_matching": {"ignore_case": false},"#));
+    for path in ["/ADMIN", "/Admin/x", "/adm%C4%B1n"] {
+        assert_eq!(denied_by(&exact_case, peer, path, &[]), None, "{path}");
+    }
+    assert_eq!(
+        denied_by(&exact_case, peer, "/admin%3Bx", &[]).as_deref(),
+        Some("no-admin")
+    );
+    let exact_params = host(&no_admin(
+        r#""deny_matching": {"ignore_path_params": false},"#,
+    ));
+    for path in ["/admin;x", "/admin%3Bx/users"] {
+        assert_eq!(denied_by(&exact_params, peer, path, &[]), None, "{path}");
+    }
+    assert_eq!(
+        denied_by(&exact_params, peer, "/ADMIN", &[]).as_deref(),
+        Some("no-admin")
+    );
+    // `path.case_insensitive` makes every rule ignore case, whatever deny_matching says.
+    let insensitive = host(&no_admin(
+        r#""path": {"case_insensitive": true}, "deny_matching": {"ignore_case": false},"#,
+    ));
+    assert_eq!(
+        denied_by(&insensitive, peer, "/ADMIN", &[]).as_deref(),
+        Some("no-admin")
+    );
+    let refused = refusal(&no_admin(r#""deny_matching": {"ignore_case": "no"},"#));
+    assert!(
+        refused.starts_with("access-control: config.deny_matching.ignore_case: expected a boolean"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn allow_rules_match_the_canonical_path_exactly() {
+    let host = host(
+        r#"{"identity": {"spiffe": {"trust_domains": ["example.org"]}},
+            "rules": [{"name": "public", "action": "allow", "paths": [{"prefix": "/public"}]}]}"#,
+    );
+    let peer = Peer::Mtls(FRONTEND);
+    for path in ["/public", "/public/x", "/public/x;v=1"] {
+        assert_eq!(denied_by(&host, peer, path, &[]), None, "{path}");
+    }
+    for path in ["/PUBLIC", "/public;x", "/public%3Bx", "/public./x"] {
+        assert_eq!(
+            denied_by(&host, peer, path, &[]).as_deref(),
+            Some("unlisted_endpoint"),
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn deny_rules_match_hosts_however_a_server_reads_them() {
+    let host = host(
+        r#"{"identity": {"spiffe": {"trust_domains": ["example.org"]}},
+            "rules": [
+              {"name": "no-admin-host", "action": "deny", "hosts": ["admin.example.org"]},
+              {"name": "shop", "action": "allow", "hosts": ["shop.example.org"]}
+            ]}"#,
+    );
+    let get = |authority: &str| {
+        let (stream, _) = send(
+            &host,
+            Peer::Mtls(FRONTEND),
+            &[
+                (":method", "GET"),
+                (":path", "/"),
+                (":authority", authority),
+            ],
+        );
+        let rule = stream
+            .local_reply()
+            .map(|reply| reply.json()["rule"].as_str().unwrap().to_owned());
+        stream.finish();
+        rule
+    };
+    for authority in [
+        "admin.example.org",
+        "ADMIN.example.org:8080",
+        "admin.example.org.",
+        "admin.example.org..:80",
+        "user@admin.example.org",
+        "%61dmin.example.org",
+    ] {
+        assert_eq!(
+            get(authority).as_deref(),
+            Some("no-admin-host"),
+            "{authority}"
+        );
+    }
+    assert_eq!(get("shop.example.org:443"), None);
+    for authority in [
+        "shop.example.org.",
+        "u@shop.example.org",
+        "%73hop.example.org",
+    ] {
+        assert_eq!(
+            get(authority).as_deref(),
+            Some("unlisted_endpoint"),
+            "{authority}"
+        );
+    }
 }
 
 #[test]

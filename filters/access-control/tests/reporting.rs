@@ -196,3 +196,30 @@ fn the_filter_only_declares_the_request_headers_hook() {
     stream.finish();
     assert!(!host.logged(LogLevel::Critical, ""));
 }
+
+#[test]
+fn under_istio_the_protected_workload_is_logged_once_when_configured() {
+    let workload_lines = |host: &wasmesh_sdk::testing::Host| -> Vec<String> {
+        host.logs()
+            .into_iter()
+            .filter(|l| l.level == LogLevel::Info && l.message.contains("workload="))
+            .map(|l| l.message)
+            .collect()
+    };
+    let host =
+        wasmesh_sdk::testing::Host::new(wasmesh_sdk::register::<access_control::AccessControl>);
+    host.set_property(&["xds", "node", "metadata", "WORKLOAD_NAME"], "reviews-v1");
+    assert!(host.configure(POLICY));
+    assert_eq!(
+        workload_lines(&host),
+        ["access-control: workload=reviews-v1 (Istio node metadata)"]
+    );
+    // Read when configured, not per request.
+    assert_eq!(host.host_calls("proxy_get_property"), 1);
+    outcome(&host, Peer::Mtls(FRONTEND), "GET", "/orders", &[]);
+    assert_eq!(workload_lines(&host).len(), 1);
+
+    // Without node metadata (Envoy outside Istio), nothing is logged.
+    let host = common::host(POLICY);
+    assert_eq!(workload_lines(&host), Vec::<String>::new());
+}

@@ -172,7 +172,12 @@ fn hosts() {
         rule
     };
     assert_eq!(with_host("orders.internal.example.org"), None);
-    assert_eq!(with_host("ORDERS.Internal.example.org.:80"), None);
+    assert_eq!(with_host("ORDERS.Internal.example.org:80"), None);
+    // An allow rule matches the host as sent: a trailing dot is another name to it.
+    assert_eq!(
+        with_host("orders.internal.example.org.").as_deref(),
+        Some("unlisted_endpoint")
+    );
     assert_eq!(with_host("orders.example.org:8443"), None);
     assert_eq!(
         with_host("orders.example.org").as_deref(),

@@ -9,10 +9,14 @@ use std::collections::BTreeMap;
 use wasmesh_sdk::config::reader::Node;
 use wasmesh_sdk::config::Value;
 use wasmesh_sdk::identity::{Cidr, SpiffeMapping, SpiffeMappingConfig};
+use wasmesh_sdk::workload::Workload;
 use wasmesh_sdk::ConfigError;
 
 /// The label value for anything the filter cannot establish.
 pub const UNKNOWN: &str = "unknown";
+
+/// The canonical revision of a workload no label names, as Istio reports it.
+pub const LATEST: &str = "latest";
 
 /// Longest service name, host or header value accepted, in bytes.
 pub const MAX_NAME_LEN: usize = 128;
@@ -200,12 +204,15 @@ pub struct Settings {
     pub direction: Direction,
     /// Metric and label names.
     pub naming: Naming,
-    /// This sidecar's service name (`unknown` when not configured).
+    /// This sidecar's service name: `service`, else Istio's canonical service from the node
+    /// metadata (see [`Settings::adopt`]), else `unknown`.
     pub service: String,
-    /// Istio `destination_service` for inbound requests.
+    /// Istio `destination_service` for inbound requests (default: the service).
     pub service_host: String,
-    /// This sidecar's namespace (`unknown` when not configured).
+    /// This sidecar's namespace: `namespace`, else the node metadata's, else `unknown`.
     pub namespace: String,
+    /// This sidecar's Istio labels that no configuration field sets.
+    pub local: LocalLabels,
     /// SPIFFE ID → service name.
     pub mapping: SpiffeMapping,
     /// The trusted source header, inbound only.
@@ -216,6 +223,46 @@ pub struct Settings {
     pub destinations: BTreeMap<String, String>,
     /// Label sets per metric.
     pub max_label_sets: usize,
+}
+
+/// This sidecar's own Istio labels that no configuration field sets, from Istio's node
+/// metadata (set by [`Settings::adopt`], once, when configured).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalLabels {
+    /// `*_workload`: `service` when configured, else `WORKLOAD_NAME`, else the service.
+    pub workload: String,
+    /// `*_app`: the label `app`, else `unknown`.
+    pub app: String,
+    /// `*_version`: the label `version`, else `unknown`.
+    pub version: String,
+    /// `*_canonical_revision`: Istio's canonical revision, else `latest`.
+    pub revision: String,
+    /// `*_cluster`: `CLUSTER_ID`, else `unknown`.
+    pub cluster: String,
+}
+
+/// Where a name in the log line of [`Settings::adopt`] came from: the configuration.
+const CONFIGURED: &str = " (configuration)";
+
+/// Sets `field` to `value` when the configuration left it `unknown`; where it came from,
+/// as [`Settings::adopt`] logs it.
+fn adopt(field: &mut String, value: Option<String>) -> &'static str {
+    if field != UNKNOWN {
+        return CONFIGURED;
+    }
+    match value {
+        Some(value) => {
+            *field = value;
+            " (Istio node metadata)"
+        }
+        None => " (default)",
+    }
+}
+
+/// Sets `field` to `value`, else to `default`.
+#[inline(never)]
+fn set(field: &mut String, value: Option<String>, default: &str) {
+    *field = value.unwrap_or_else(|| default.into());
 }
 
 /// Whether `value` is usable as a label value as it is: 1 to [`MAX_NAME_LEN`] bytes of
@@ -285,7 +332,9 @@ fn trusted_header(config: TrustedHeaderConfig) -> Result<TrustedHeader, ConfigEr
 }
 
 impl Settings {
-    /// Validates `config`; errors name the JSON path of the field.
+    /// Validates `config`; errors name the JSON path of the field. What the configuration
+    /// leaves out of this sidecar's own names and labels is `unknown` until
+    /// [`Settings::adopt`] fills it in.
     pub fn compile(config: Config) -> Result<Self, ConfigError> {
         let outbound_host =
             config.direction == Direction::Outbound && config.service_host.is_some();
@@ -340,12 +389,44 @@ impl Settings {
             service,
             service_host,
             namespace,
+            local: LocalLabels::default(),
             mapping,
             trusted_header,
             destination_from: config.destination_from,
             destinations: config.destinations,
             max_label_sets: usize::try_from(config.max_label_sets).unwrap_or(usize::MAX),
         })
+    }
+
+    /// Fills in from Istio's node metadata what the configuration left `unknown`: the
+    /// service (Istio's canonical service; `service_host` follows it when not configured
+    /// either), the namespace, and the labels no configuration field sets. Returns the line
+    /// to log, naming where the service and namespace came from.
+    pub fn adopt(&mut self, node: Workload) -> String {
+        let sources = [
+            adopt(&mut self.service, node.service),
+            adopt(&mut self.namespace, node.namespace),
+        ];
+        if self.service_host == UNKNOWN {
+            self.service_host = self.service.clone();
+        }
+        // A configured service names the workload too.
+        let name = node.name.filter(|_| sources[0] != CONFIGURED);
+        let local = &mut self.local;
+        set(&mut local.workload, name, &self.service);
+        set(&mut local.app, node.app, UNKNOWN);
+        set(&mut local.version, node.version, UNKNOWN);
+        set(&mut local.revision, node.revision, LATEST);
+        set(&mut local.cluster, node.cluster, UNKNOWN);
+        [
+            "service-metrics: service=",
+            &self.service,
+            sources[0],
+            " namespace=",
+            &self.namespace,
+            sources[1],
+        ]
+        .concat()
     }
 }
 
@@ -494,6 +575,86 @@ mod tests {
         assert_eq!(s.destination_from, DestinationFrom::Authority);
         assert_eq!(s.max_label_sets, 50);
         assert_eq!(s.destinations.len(), 1);
+    }
+
+    #[test]
+    fn node_metadata_fills_what_the_configuration_leaves_out() {
+        let node = || Workload {
+            name: Some("reviews-v2".into()),
+            namespace: Some("shop".into()),
+            service: Some("reviews".into()),
+            revision: Some("v2".into()),
+            app: Some("reviews-app".into()),
+            version: Some("2.0".into()),
+            cluster: Some("east".into()),
+        };
+        let mut s = compile(r#"{"direction": "inbound"}"#).unwrap();
+        let line = s.adopt(node());
+        assert_eq!(
+            (
+                s.service.as_str(),
+                s.service_host.as_str(),
+                s.namespace.as_str()
+            ),
+            ("reviews", "reviews", "shop")
+        );
+        assert_eq!(
+            s.local,
+            LocalLabels {
+                workload: "reviews-v2".into(),
+                app: "reviews-app".into(),
+                version: "2.0".into(),
+                revision: "v2".into(),
+                cluster: "east".into(),
+            }
+        );
+        assert!(
+            line.contains("service=reviews (Istio node metadata)"),
+            "{line}"
+        );
+
+        let mut s =
+            compile(r#"{"direction": "inbound", "service": "ratings", "service_host": "r.x"}"#)
+                .unwrap();
+        let line = s.adopt(node());
+        assert_eq!(
+            (
+                s.service.as_str(),
+                s.service_host.as_str(),
+                s.namespace.as_str()
+            ),
+            ("ratings", "r.x", "shop")
+        );
+        assert_eq!(s.local.workload, "ratings");
+        assert_eq!(
+            line,
+            "service-metrics: service=ratings (configuration) namespace=shop (Istio node metadata)"
+        );
+
+        let mut s = compile(r#"{"direction": "inbound", "namespace": "web"}"#).unwrap();
+        let line = s.adopt(Workload::default());
+        assert_eq!(
+            (
+                s.service.as_str(),
+                s.service_host.as_str(),
+                s.namespace.as_str()
+            ),
+            ("unknown", "unknown", "web")
+        );
+        assert_eq!(
+            s.local,
+            LocalLabels {
+                workload: "unknown".into(),
+                app: "unknown".into(),
+                version: "unknown".into(),
+                revision: "latest".into(),
+                cluster: "unknown".into(),
+            }
+        );
+        assert_eq!(
+            line,
+            "service-metrics: service=unknown (default) namespace=web (configuration)"
+        );
     }
 
     #[test]

@@ -3,25 +3,34 @@
 use crate::config::Naming;
 use wasmesh_sdk::metrics::{Counter, Histogram, Recorded};
 
-/// Istio's label names, in the order values are given (see [`Labels::istio`]).
-pub const ISTIO_LABELS: [&str; 17] = [
+/// Istio's label names (those of Istio's `istio_requests_total`, in Istio's order), in the
+/// order values are given (see [`Labels::istio`]).
+pub const ISTIO_LABELS: [&str; 25] = [
     "reporter",
     "source_workload",
     "source_workload_namespace",
-    "source_canonical_service",
     "source_principal",
+    "source_app",
+    "source_version",
+    "source_canonical_service",
+    "source_canonical_revision",
+    "source_cluster",
     "destination_workload",
     "destination_workload_namespace",
-    "destination_canonical_service",
+    "destination_principal",
+    "destination_app",
+    "destination_version",
     "destination_service",
     "destination_service_name",
     "destination_service_namespace",
-    "destination_principal",
+    "destination_canonical_service",
+    "destination_canonical_revision",
+    "destination_cluster",
     "request_protocol",
-    "response_code",
-    "grpc_response_status",
     "response_flags",
     "connection_security_policy",
+    "response_code",
+    "grpc_response_status",
 ];
 
 /// The native label names, in the order values are given (see [`Labels::native`]).
@@ -66,28 +75,40 @@ pub fn label_names(naming: Naming) -> &'static [&'static str] {
 /// naming modes: a non-zero value means `max_label_sets` was reached.
 pub const OVERFLOW_METRIC: &str = "wasmesh_service_metrics_overflow_total";
 
-/// The label values of one request; every field is one label (Istio names in brackets
-/// where they differ).
+/// The label values of one party of the exchange (Istio's `source_*` or `destination_*`
+/// labels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Side<'a> {
+    /// Workload name (`*_workload`).
+    pub workload: &'a str,
+    /// Service name (native `*_service`; Istio `*_canonical_service`, and
+    /// `destination_service_name`).
+    pub service: &'a str,
+    /// Namespace (`*_workload_namespace`, `destination_service_namespace`).
+    pub namespace: &'a str,
+    /// SPIFFE ID (`*_principal`).
+    pub principal: &'a str,
+    /// The workload's `app` label (`*_app`).
+    pub app: &'a str,
+    /// The workload's `version` label (`*_version`).
+    pub version: &'a str,
+    /// Canonical revision (`*_canonical_revision`).
+    pub revision: &'a str,
+    /// Cluster (`*_cluster`).
+    pub cluster: &'a str,
+}
+
+/// The label values of one request; every field is one label or one party's labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Labels<'a> {
     /// `source` (outbound sidecar) or `destination` (inbound sidecar).
     pub reporter: &'a str,
-    /// Calling service (`source_workload`, `source_canonical_service`).
-    pub source_service: &'a str,
-    /// Calling service's namespace (`source_workload_namespace`).
-    pub source_namespace: &'a str,
-    /// Calling service's SPIFFE ID (`source_principal`).
-    pub source_principal: &'a str,
-    /// Called service (`destination_workload`, `destination_canonical_service`,
-    /// `destination_service_name`).
-    pub destination_service: &'a str,
+    /// The caller.
+    pub source: Side<'a>,
+    /// The called service.
+    pub destination: Side<'a>,
     /// Called service's host (Istio's `destination_service`).
     pub destination_host: &'a str,
-    /// Called service's namespace (`destination_workload_namespace`,
-    /// `destination_service_namespace`).
-    pub destination_namespace: &'a str,
-    /// Called service's SPIFFE ID (`destination_principal`).
-    pub destination_principal: &'a str,
     /// `http` or `grpc`.
     pub request_protocol: &'a str,
     /// HTTP status sent downstream (`0`: none).
@@ -102,25 +123,34 @@ pub struct Labels<'a> {
 
 impl<'a> Labels<'a> {
     /// Values in [`ISTIO_LABELS`] order.
-    pub fn istio(&self) -> [&'a str; 17] {
+    pub fn istio(&self) -> [&'a str; 25] {
+        let (s, d) = (&self.source, &self.destination);
         [
             self.reporter,
-            self.source_service,
-            self.source_namespace,
-            self.source_service,
-            self.source_principal,
-            self.destination_service,
-            self.destination_namespace,
-            self.destination_service,
+            s.workload,
+            s.namespace,
+            s.principal,
+            s.app,
+            s.version,
+            s.service,
+            s.revision,
+            s.cluster,
+            d.workload,
+            d.namespace,
+            d.principal,
+            d.app,
+            d.version,
             self.destination_host,
-            self.destination_service,
-            self.destination_namespace,
-            self.destination_principal,
+            d.service,
+            d.namespace,
+            d.service,
+            d.revision,
+            d.cluster,
             self.request_protocol,
-            self.response_code,
-            self.grpc_response_status,
             self.response_flags,
             self.connection_security_policy,
+            self.response_code,
+            self.grpc_response_status,
         ]
     }
 
@@ -128,8 +158,8 @@ impl<'a> Labels<'a> {
     pub fn native(&self) -> [&'a str; 8] {
         [
             self.reporter,
-            self.source_service,
-            self.destination_service,
+            self.source.service,
+            self.destination.service,
             self.request_protocol,
             self.response_code,
             self.grpc_response_status,
@@ -245,15 +275,31 @@ mod tests {
 
     #[test]
     fn label_lists_match_value_lists() {
+        let source = Side {
+            workload: "sw",
+            service: "ss",
+            namespace: "sn",
+            principal: "sp",
+            app: "sa",
+            version: "sv",
+            revision: "sr",
+            cluster: "sc",
+        };
+        let destination = Side {
+            workload: "dw",
+            service: "ds",
+            namespace: "dn",
+            principal: "dp",
+            app: "da",
+            version: "dv",
+            revision: "dr",
+            cluster: "dc",
+        };
         let l = Labels {
             reporter: "destination",
-            source_service: "ss",
-            source_namespace: "sn",
-            source_principal: "sp",
-            destination_service: "ds",
+            source,
+            destination,
             destination_host: "dh",
-            destination_namespace: "dn",
-            destination_principal: "dp",
             request_protocol: "http",
             response_code: "200",
             grpc_response_status: "",
@@ -261,14 +307,35 @@ mod tests {
             connection_security_policy: "none",
         };
         let istio: Vec<(&str, &str)> = ISTIO_LABELS.iter().copied().zip(l.istio()).collect();
-        assert!(istio.contains(&("source_workload", "ss")));
-        assert!(istio.contains(&("source_canonical_service", "ss")));
-        assert!(istio.contains(&("source_workload_namespace", "sn")));
-        assert!(istio.contains(&("destination_service", "dh")));
-        assert!(istio.contains(&("destination_service_name", "ds")));
-        assert!(istio.contains(&("destination_workload", "ds")));
-        assert!(istio.contains(&("destination_service_namespace", "dn")));
-        assert!(istio.contains(&("destination_principal", "dp")));
+        for pair in [
+            ("reporter", "destination"),
+            ("source_workload", "sw"),
+            ("source_workload_namespace", "sn"),
+            ("source_principal", "sp"),
+            ("source_app", "sa"),
+            ("source_version", "sv"),
+            ("source_canonical_service", "ss"),
+            ("source_canonical_revision", "sr"),
+            ("source_cluster", "sc"),
+            ("destination_workload", "dw"),
+            ("destination_workload_namespace", "dn"),
+            ("destination_principal", "dp"),
+            ("destination_app", "da"),
+            ("destination_version", "dv"),
+            ("destination_service", "dh"),
+            ("destination_service_name", "ds"),
+            ("destination_service_namespace", "dn"),
+            ("destination_canonical_service", "ds"),
+            ("destination_canonical_revision", "dr"),
+            ("destination_cluster", "dc"),
+            ("request_protocol", "http"),
+            ("response_flags", "-"),
+            ("connection_security_policy", "none"),
+            ("response_code", "200"),
+            ("grpc_response_status", ""),
+        ] {
+            assert!(istio.contains(&pair), "{pair:?} in {istio:?}");
+        }
         let native: Vec<(&str, &str)> = NATIVE_LABELS.iter().copied().zip(l.native()).collect();
         assert!(native.contains(&("destination_service", "ds")));
         assert!(native.contains(&("source_service", "ss")));

@@ -11,6 +11,8 @@
 //! The caller is named from its verified mTLS certificate through the SDK's SPIFFE
 //! mapping, or from a header only when configured and sent from a trusted address.
 //! Label values are escaped by the SDK and each metric caps its label sets (then `other`).
+//! Under Istio, what the configuration leaves out of this sidecar's own names and labels
+//! comes from Envoy's node metadata (`wasmesh_sdk::workload`), read once when configured.
 //!
 //! * [`config`]: the JSON configuration and its validation.
 //! * [`peer`]: naming callers and destinations.
@@ -27,7 +29,9 @@ pub mod report;
 
 use config::{Config, Settings};
 use labels::Families;
+use proxy_wasm::types::LogLevel;
 use wasmesh_sdk::properties::AttributeBatch;
+use wasmesh_sdk::workload::Workload;
 use wasmesh_sdk::{host, ConfigError, Filter, Flow, Hooks, Http};
 
 /// The compiled filter: validated settings, the metric families and the attributes read
@@ -52,8 +56,13 @@ impl Filter for ServiceMetrics {
     type Stream = Stream;
     const HOOKS: Hooks = Hooks::REQUEST_HEADERS.and(Hooks::LOG);
 
+    /// Compiles the configuration; what it leaves out of this sidecar's own names and
+    /// labels comes from Istio's node metadata, read here once. Logs one line naming where
+    /// the service and namespace came from.
     fn compile(json: wasmesh_sdk::config::Value) -> Result<Self, ConfigError> {
-        let settings = Settings::compile(Config::read(&json)?)?;
+        let mut settings = Settings::compile(Config::read(&json)?)?;
+        let line = settings.adopt(Workload::from_node_metadata());
+        host::log(LogLevel::Info, &line);
         let families = Families::new(settings.naming, settings.max_label_sets);
         let attributes = report::attributes(settings.direction);
         Ok(ServiceMetrics {

@@ -5,10 +5,10 @@
 //! configured naming mode. The duration is measured with the module's clock, from the
 //! request headers to the end of the stream.
 
-use crate::config::{DestinationFrom, Direction, Naming, Settings, UNKNOWN};
+use crate::config::{DestinationFrom, Direction, Naming, Settings, LATEST, UNKNOWN};
 use crate::flags;
 use crate::grpc;
-use crate::labels::{Digits, Families, Labels, Measurements};
+use crate::labels::{Digits, Families, Labels, Measurements, Side};
 use crate::peer::{self, Claim, Party};
 use wasmesh_sdk::properties::AttributeBatch;
 use wasmesh_sdk::{host, properties, Http, VerifiedCaller};
@@ -167,6 +167,39 @@ fn caller<'a>(
     }
 }
 
+/// The labels of a peer: what its party names, nothing known of its pod (Istio's values
+/// for a peer without metadata).
+#[inline(never)]
+fn peer_side(party: Party<'_>) -> Side<'_> {
+    Side {
+        workload: party.service,
+        service: party.service,
+        namespace: party.namespace,
+        principal: party.principal,
+        app: UNKNOWN,
+        version: UNKNOWN,
+        revision: LATEST,
+        cluster: UNKNOWN,
+    }
+}
+
+/// The labels of this sidecar's own workload, computed when configured; `principal` is its
+/// certificate's SPIFFE ID.
+#[inline(never)]
+fn local_side<'a>(settings: &'a Settings, principal: &'a str) -> Side<'a> {
+    let local = &settings.local;
+    Side {
+        workload: &local.workload,
+        service: &settings.service,
+        namespace: &settings.namespace,
+        principal,
+        app: &local.app,
+        version: &local.version,
+        revision: &local.revision,
+        cluster: &local.cluster,
+    }
+}
+
 fn inbound(
     settings: &Settings,
     families: &Families,
@@ -188,13 +221,9 @@ fn inbound(
     let local = name_san(settings, local_san.as_deref());
     let labels = Labels {
         reporter: REPORTER_DESTINATION,
-        source_service: caller.service,
-        source_namespace: caller.namespace,
-        source_principal: caller.principal,
-        destination_service: &settings.service,
+        source: peer_side(caller),
+        destination: local_side(settings, local.principal),
         destination_host: &settings.service_host,
-        destination_namespace: &settings.namespace,
-        destination_principal: local.principal,
         request_protocol: outcome.protocol,
         response_code: outcome.code,
         grpc_response_status: outcome.grpc_status,
@@ -250,23 +279,23 @@ fn outbound(
     };
     let local = name_san(settings, local_san.as_deref());
     let server = name_san(settings, peer_san.as_deref());
-    let destination_namespace = if destination.namespace == UNKNOWN {
+    let namespace = if destination.namespace == UNKNOWN {
         server.namespace
     } else {
         destination.namespace
     };
     let labels = Labels {
         reporter: REPORTER_SOURCE,
-        source_service: &settings.service,
-        source_namespace: &settings.namespace,
-        source_principal: local.principal,
-        destination_service: destination.service,
+        source: local_side(settings, local.principal),
+        destination: peer_side(Party {
+            namespace,
+            principal: server.principal,
+            ..destination
+        }),
         destination_host: match &raw {
             Some(raw) if destination.service != UNKNOWN => peer::cluster_host(raw),
             _ => UNKNOWN,
         },
-        destination_namespace,
-        destination_principal: server.principal,
         request_protocol: outcome.protocol,
         response_code: outcome.code,
         grpc_response_status: outcome.grpc_status,

@@ -288,12 +288,14 @@ fn the_request_headers_are_read_once_per_request() {
 #[test]
 fn the_end_of_stream_attributes_are_one_host_call_and_durations_the_clock() {
     let host = host(INBOUND);
+    // The node metadata is read when configured, never per request.
+    let configured = host.host_calls("proxy_get_property");
     Exchange::ok().send(&host);
     let created = host.host_calls("proxy_call_foreign_function");
     assert_eq!(created, 2, "expr_create once, then one expr_evaluate");
     Exchange::ok().send(&host);
     assert_eq!(host.host_calls("proxy_call_foreign_function"), 3);
-    assert_eq!(host.host_calls("proxy_get_property"), 0);
+    assert_eq!(host.host_calls("proxy_get_property"), configured);
     assert_eq!(host.host_calls("proxy_get_current_time_nanoseconds"), 4);
     let samples = |metric: &str| host.metric(&INBOUND_OK.stat(metric)).unwrap().samples;
     assert_eq!(samples(NATIVE[1]), vec![12, 12]);
@@ -305,6 +307,7 @@ fn the_end_of_stream_attributes_are_one_host_call_and_durations_the_clock() {
 fn a_host_without_cel_gives_the_same_metrics_one_property_at_a_time() {
     let host = host(INBOUND);
     host.refuse_foreign_functions();
+    let configured = host.host_calls("proxy_get_property");
     Exchange::ok().status(503).send(&host);
     let labels = Native {
         code: "503",
@@ -315,7 +318,7 @@ fn a_host_without_cel_gives_the_same_metrics_one_property_at_a_time() {
         host.metric(&labels.stat(NATIVE[2])).unwrap().samples,
         vec![100]
     );
-    assert_eq!(host.host_calls("proxy_get_property"), 5);
+    assert_eq!(host.host_calls("proxy_get_property") - configured, 5);
 }
 
 #[test]
@@ -492,8 +495,69 @@ fn outbound_security_comes_from_the_upstream_connection() {
 
 // --- Istio naming ----------------------------------------------------------------------
 
-fn istio_stat(metric: &str, values: &[(&str, &str)]) -> String {
-    Host::stat_name(metric, values)
+/// Istio label values of one request, in the filter's order (Istio's); `Istio::new` is an
+/// inbound request to `reviews` in `shop` from an unknown caller, without node metadata.
+#[derive(Clone)]
+struct Istio(Vec<(&'static str, String)>);
+
+impl Istio {
+    fn new() -> Self {
+        let values = [
+            ("reporter", "destination"),
+            ("source_workload", "unknown"),
+            ("source_workload_namespace", "unknown"),
+            ("source_principal", "unknown"),
+            ("source_app", "unknown"),
+            ("source_version", "unknown"),
+            ("source_canonical_service", "unknown"),
+            ("source_canonical_revision", "latest"),
+            ("source_cluster", "unknown"),
+            ("destination_workload", "reviews"),
+            ("destination_workload_namespace", "shop"),
+            ("destination_principal", "unknown"),
+            ("destination_app", "unknown"),
+            ("destination_version", "unknown"),
+            ("destination_service", "reviews"),
+            ("destination_service_name", "reviews"),
+            ("destination_service_namespace", "shop"),
+            ("destination_canonical_service", "reviews"),
+            ("destination_canonical_revision", "latest"),
+            ("destination_cluster", "unknown"),
+            ("request_protocol", "http"),
+            ("response_flags", "-"),
+            ("connection_security_policy", "none"),
+            ("response_code", "200"),
+            ("grpc_response_status", ""),
+        ];
+        Self(values.iter().map(|(k, v)| (*k, (*v).to_owned())).collect())
+    }
+
+    /// These labels set to these values (each label must exist).
+    fn with(mut self, changes: &[(&str, &str)]) -> Self {
+        for (name, value) in changes {
+            let slot = self.0.iter_mut().find(|(n, _)| n == name);
+            slot.unwrap_or_else(|| panic!("no label {name}")).1 = (*value).to_owned();
+        }
+        self
+    }
+
+    fn stat(&self, metric: &str) -> String {
+        let tags: Vec<(&str, &str)> = self.0.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Host::stat_name(metric, &tags)
+    }
+
+    fn requests(&self, host: &Host) -> Option<u64> {
+        host.counter(&self.stat(ISTIO[0]))
+    }
+}
+
+/// Every Istio series recorded so far: the label values of each, by label name.
+fn istio_series(host: &Host) -> Vec<String> {
+    host.metrics()
+        .into_iter()
+        .filter(|m| m.name.starts_with(ISTIO[0]))
+        .map(|m| m.name)
+        .collect()
 }
 
 #[test]
@@ -513,8 +577,7 @@ fn istio_names_and_labels_inbound() {
         "spiffe://example.org/ns/shop/sa/reviews",
     );
     Exchange::ok().send(&host);
-    let labels = [
-        ("reporter", "destination"),
+    let labels = Istio::new().with(&[
         ("source_workload", "frontend"),
         ("source_workload_namespace", "web"),
         ("source_canonical_service", "frontend"),
@@ -522,25 +585,21 @@ fn istio_names_and_labels_inbound() {
             "source_principal",
             "spiffe://example.org/ns/web/sa/frontend",
         ),
-        ("destination_workload", "reviews"),
-        ("destination_workload_namespace", "shop"),
-        ("destination_canonical_service", "reviews"),
         ("destination_service", "reviews.shop.svc.cluster.local"),
-        ("destination_service_name", "reviews"),
-        ("destination_service_namespace", "shop"),
         (
             "destination_principal",
             "spiffe://example.org/ns/shop/sa/reviews",
         ),
-        ("request_protocol", "http"),
-        ("response_code", "200"),
-        ("grpc_response_status", ""),
-        ("response_flags", "-"),
         ("connection_security_policy", "mutual_tls"),
-    ];
-    assert_eq!(host.counter(&istio_stat(ISTIO[0], &labels)), Some(1));
+    ]);
+    assert_eq!(
+        labels.requests(&host),
+        Some(1),
+        "{:#?}",
+        istio_series(&host)
+    );
     for histogram in &ISTIO[1..] {
-        let metric = host.metric(&istio_stat(histogram, &labels)).unwrap();
+        let metric = host.metric(&labels.stat(histogram)).unwrap();
         assert_eq!(metric.kind, MetricKind::Histogram);
         assert_eq!(metric.samples.len(), 1);
     }
@@ -568,7 +627,7 @@ fn istio_names_and_labels_outbound() {
             "spiffe://example.org/ns/shop/sa/reviews",
         )
         .send(&host);
-    let labels = [
+    let labels = Istio::new().with(&[
         ("reporter", "source"),
         ("source_workload", "frontend"),
         ("source_workload_namespace", "web"),
@@ -577,23 +636,306 @@ fn istio_names_and_labels_outbound() {
             "source_principal",
             "spiffe://example.org/ns/web/sa/frontend",
         ),
-        ("destination_workload", "reviews"),
-        ("destination_workload_namespace", "shop"),
-        ("destination_canonical_service", "reviews"),
         ("destination_service", "reviews.shop.svc.cluster.local"),
-        ("destination_service_name", "reviews"),
-        ("destination_service_namespace", "shop"),
         (
             "destination_principal",
             "spiffe://example.org/ns/shop/sa/reviews",
         ),
-        ("request_protocol", "http"),
-        ("response_code", "200"),
-        ("grpc_response_status", ""),
-        ("response_flags", "-"),
         ("connection_security_policy", "mutual_tls"),
-    ];
-    assert_eq!(host.counter(&istio_stat(ISTIO[0], &labels)), Some(1));
+    ]);
+    assert_eq!(
+        labels.requests(&host),
+        Some(1),
+        "{:#?}",
+        istio_series(&host)
+    );
+}
+
+// --- Istio node metadata ------------------------------------------------------------------
+
+/// The node metadata an Istio sidecar's Envoy starts with (a subset): the workload
+/// `reviews-v2` of the canonical service `reviews`, revision `v2`, in `shop`.
+const NODE: &[(&str, &str)] = &[
+    ("WORKLOAD_NAME", "reviews-v2"),
+    ("NAMESPACE", "shop"),
+    ("CLUSTER_ID", "east"),
+    ("SERVICE_ACCOUNT", "bookinfo-reviews"),
+];
+const LABELS: &[(&str, &str)] = &[
+    ("app", "reviews"),
+    ("version", "v2"),
+    ("service.istio.io/canonical-name", "reviews"),
+    ("service.istio.io/canonical-revision", "v2"),
+    ("pod-template-hash", "7f9c6"),
+];
+
+/// A host whose Envoy node metadata has these fields and `LABELS`, running the filter with
+/// `config`.
+fn node_host(config: &str, fields: &[(&str, &str)], labels: &[(&str, &str)]) -> Host {
+    let host = Host::new(wasmesh_sdk::register::<ServiceMetrics>);
+    for (key, value) in fields {
+        host.set_property(&["xds", "node", "metadata", key], *value);
+    }
+    for (key, value) in labels {
+        host.set_property(&["xds", "node", "metadata", "LABELS", key], *value);
+    }
+    assert!(host.configure(config), "config refused: {:?}", host.logs());
+    host.set_property(&["connection", "mtls"], false);
+    host
+}
+
+/// The line the filter logged when configured.
+fn naming_line(host: &Host) -> String {
+    let lines: Vec<String> = host
+        .logs()
+        .into_iter()
+        .filter(|l| l.level == LogLevel::Info && l.message.starts_with("service-metrics:"))
+        .map(|l| l.message)
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    lines.into_iter().next().unwrap()
+}
+
+const ISTIO_INBOUND: &str = r#"{"direction": "inbound", "naming": "istio"}"#;
+
+/// What the node metadata above names, on the local side of an inbound request.
+const FROM_NODE: &[(&str, &str)] = &[
+    ("destination_workload", "reviews-v2"),
+    ("destination_workload_namespace", "shop"),
+    ("destination_app", "reviews"),
+    ("destination_version", "v2"),
+    ("destination_service", "reviews"),
+    ("destination_service_name", "reviews"),
+    ("destination_service_namespace", "shop"),
+    ("destination_canonical_service", "reviews"),
+    ("destination_canonical_revision", "v2"),
+    ("destination_cluster", "east"),
+];
+
+#[test]
+fn node_metadata_names_this_sidecar_when_the_configuration_does_not() {
+    let host = node_host(ISTIO_INBOUND, NODE, LABELS);
+    Exchange::ok().send(&host);
+    let labels = Istio::new().with(FROM_NODE);
+    assert_eq!(
+        labels.requests(&host),
+        Some(1),
+        "{:#?}",
+        istio_series(&host)
+    );
+    assert_eq!(
+        naming_line(&host),
+        "service-metrics: service=reviews (Istio node metadata) \
+         namespace=shop (Istio node metadata)"
+    );
+}
+
+#[test]
+fn the_configuration_wins_over_node_metadata() {
+    let host = node_host(
+        r#"{"direction": "inbound", "naming": "istio", "service": "ratings",
+            "namespace": "bookinfo"}"#,
+        NODE,
+        LABELS,
+    );
+    Exchange::ok().send(&host);
+    // The configured service names the workload too; the labels no field sets still come
+    // from the node metadata.
+    let labels = Istio::new().with(FROM_NODE).with(&[
+        ("destination_workload", "ratings"),
+        ("destination_workload_namespace", "bookinfo"),
+        ("destination_service", "ratings"),
+        ("destination_service_name", "ratings"),
+        ("destination_service_namespace", "bookinfo"),
+        ("destination_canonical_service", "ratings"),
+    ]);
+    assert_eq!(
+        labels.requests(&host),
+        Some(1),
+        "{:#?}",
+        istio_series(&host)
+    );
+    assert_eq!(
+        naming_line(&host),
+        "service-metrics: service=ratings (configuration) namespace=bookinfo (configuration)"
+    );
+
+    // Each field on its own: the configured namespace, the service from the metadata.
+    let host = node_host(
+        r#"{"direction": "inbound", "naming": "istio", "namespace": "bookinfo",
+            "service_host": "reviews.bookinfo.svc.cluster.local"}"#,
+        NODE,
+        LABELS,
+    );
+    Exchange::ok().send(&host);
+    let labels = Istio::new().with(FROM_NODE).with(&[
+        ("destination_workload_namespace", "bookinfo"),
+        ("destination_service_namespace", "bookinfo"),
+        ("destination_service", "reviews.bookinfo.svc.cluster.local"),
+    ]);
+    assert_eq!(
+        labels.requests(&host),
+        Some(1),
+        "{:#?}",
+        istio_series(&host)
+    );
+    assert_eq!(
+        naming_line(&host),
+        "service-metrics: service=reviews (Istio node metadata) namespace=bookinfo (configuration)"
+    );
+}
+
+#[test]
+fn partial_node_metadata_falls_back_as_istio_does() {
+    // No canonical-name label: `app.kubernetes.io/name`, else `app`, else the workload name.
+    for (labels, service, revision) in [
+        (
+            &[
+                ("app.kubernetes.io/name", "reviews-k8s"),
+                ("app", "reviews-app"),
+                ("app.kubernetes.io/version", "2.1"),
+                ("version", "v2"),
+            ][..],
+            "reviews-k8s",
+            "2.1",
+        ),
+        (
+            &[("app", "reviews-app"), ("version", "v2")][..],
+            "reviews-app",
+            "v2",
+        ),
+        (&[][..], "reviews-v2", "latest"),
+    ] {
+        let host = node_host(ISTIO_INBOUND, &NODE[..2], labels);
+        Exchange::ok().send(&host);
+        let app = labels
+            .iter()
+            .find(|(k, _)| *k == "app")
+            .map_or("unknown", |(_, v)| *v);
+        let version = labels
+            .iter()
+            .find(|(k, _)| *k == "version")
+            .map_or("unknown", |(_, v)| *v);
+        let expected = Istio::new().with(&[
+            ("destination_workload", "reviews-v2"),
+            ("destination_app", app),
+            ("destination_version", version),
+            ("destination_service", service),
+            ("destination_service_name", service),
+            ("destination_canonical_service", service),
+            ("destination_canonical_revision", revision),
+        ]);
+        assert_eq!(
+            expected.requests(&host),
+            Some(1),
+            "{labels:?}: {:#?}",
+            istio_series(&host)
+        );
+    }
+
+    // Labels but no WORKLOAD_NAME: the workload is named after the service.
+    let host = node_host(ISTIO_INBOUND, &NODE[1..2], &LABELS[..2]);
+    Exchange::ok().send(&host);
+    let expected = Istio::new().with(&[
+        ("destination_app", "reviews"),
+        ("destination_version", "v2"),
+        ("destination_canonical_revision", "v2"),
+    ]);
+    assert_eq!(
+        expected.requests(&host),
+        Some(1),
+        "{:#?}",
+        istio_series(&host)
+    );
+}
+
+#[test]
+fn without_configuration_or_node_metadata_this_sidecar_is_unknown() {
+    let host = node_host(ISTIO_INBOUND, &[], &[]);
+    Exchange::ok().send(&host);
+    let labels = Istio::new().with(&[
+        ("destination_workload", "unknown"),
+        ("destination_workload_namespace", "unknown"),
+        ("destination_service", "unknown"),
+        ("destination_service_name", "unknown"),
+        ("destination_service_namespace", "unknown"),
+        ("destination_canonical_service", "unknown"),
+    ]);
+    assert_eq!(
+        labels.requests(&host),
+        Some(1),
+        "{:#?}",
+        istio_series(&host)
+    );
+    assert_eq!(
+        naming_line(&host),
+        "service-metrics: service=unknown (default) namespace=unknown (default)"
+    );
+}
+
+#[test]
+fn outbound_node_metadata_names_the_source() {
+    let host = node_host(
+        r#"{"direction": "outbound", "naming": "istio"}"#,
+        NODE,
+        LABELS,
+    );
+    Exchange::ok()
+        .property(
+            &["xds", "cluster_name"],
+            "outbound|9080||ratings.shop.svc.cluster.local",
+        )
+        .property(&["upstream", "address"], "10.0.0.7:9080")
+        .send(&host);
+    let labels = Istio::new().with(&[
+        ("reporter", "source"),
+        ("source_workload", "reviews-v2"),
+        ("source_workload_namespace", "shop"),
+        ("source_app", "reviews"),
+        ("source_version", "v2"),
+        ("source_canonical_service", "reviews"),
+        ("source_canonical_revision", "v2"),
+        ("source_cluster", "east"),
+        ("destination_workload", "ratings"),
+        ("destination_workload_namespace", "shop"),
+        ("destination_service", "ratings.shop.svc.cluster.local"),
+        ("destination_service_name", "ratings"),
+        ("destination_service_namespace", "shop"),
+        ("destination_canonical_service", "ratings"),
+    ]);
+    assert_eq!(
+        labels.requests(&host),
+        Some(1),
+        "{:#?}",
+        istio_series(&host)
+    );
+}
+
+#[test]
+fn native_naming_takes_the_service_from_node_metadata_too() {
+    let host = node_host(r#"{"direction": "inbound"}"#, NODE, LABELS);
+    Exchange::ok().send(&host);
+    assert_eq!(INBOUND_OK.requests(&host), Some(1));
+}
+
+#[test]
+fn node_metadata_is_read_when_configured_never_per_request() {
+    let host = node_host(ISTIO_INBOUND, NODE, LABELS);
+    let configured = host.take_property_reads();
+    assert!(
+        configured
+            .iter()
+            .all(|p| p.starts_with("xds.node.metadata.")),
+        "{configured:?}"
+    );
+    assert!(configured.contains(&"xds.node.metadata.LABELS.app".to_owned()));
+    Exchange::ok().send(&host);
+    Exchange::ok().send(&host);
+    let per_request = host.take_property_reads();
+    assert!(
+        per_request.iter().all(|p| !p.starts_with("xds.node")),
+        "{per_request:?}"
+    );
 }
 
 // --- outcomes ----------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 //! documents with the same errors.
 
 use serde::Deserialize;
-use wasmesh_sdk::config::reader::Node;
+use wasmesh_sdk::config::reader::{Node, Probability};
 use wasmesh_sdk::config::Value;
 use wasmesh_sdk::trace::TraceState;
 use wasmesh_sdk::ConfigError;
@@ -75,10 +75,10 @@ pub enum Format {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SamplingConfig {
-    /// The probability (0.0 to 1.0) that a trace this filter decides on is sampled.
-    /// Default `1.0`.
+    /// The probability (0.0 to 1.0, at most 9 decimal places, read exactly) that a trace
+    /// this filter decides on is sampled. Default `1.0`.
     #[serde(default = "one")]
-    pub probability: f64,
+    pub probability: Probability,
     /// Whether an incoming sampling decision is kept. `false` (for an edge) decides every
     /// request again with `probability`. Default `true`.
     #[serde(default = "yes")]
@@ -88,7 +88,7 @@ pub struct SamplingConfig {
 impl Default for SamplingConfig {
     fn default() -> Self {
         Self {
-            probability: 1.0,
+            probability: Probability::ONE,
             trust_incoming: true,
         }
     }
@@ -152,7 +152,7 @@ impl SamplingConfig {
     pub fn read(node: &Node<'_>) -> Result<Self, ConfigError> {
         let fields = node.object(&["probability", "trust_incoming"])?;
         Ok(Self {
-            probability: fields.read_given_or("probability", 1.0, Node::f64)?,
+            probability: fields.read_given_or("probability", one(), Node::probability)?,
             trust_incoming: fields.read_given_or("trust_incoming", true, Node::bool)?,
         })
     }
@@ -202,8 +202,8 @@ fn yes() -> bool {
     true
 }
 
-fn one() -> f64 {
-    1.0
+fn one() -> Probability {
+    Probability::ONE
 }
 
 fn default_inject() -> Vec<Format> {
@@ -232,10 +232,7 @@ impl Settings {
                 ));
             }
         }
-        let sampler = Sampler::new(config.sampling.probability, config.sampling.trust_incoming)
-            .ok_or_else(|| {
-                ConfigError::at("sampling.probability", "must be between 0.0 and 1.0")
-            })?;
+        let sampler = Sampler::new(config.sampling.probability, config.sampling.trust_incoming);
         let boundary = match (config.trust_boundary, config.restart_tracestate_key) {
             (TrustBoundary::Continue, None) => Boundary::Continue,
             (TrustBoundary::Continue, Some(_)) => {
@@ -249,8 +246,8 @@ impl Settings {
                 if TraceState::new().put_front(&key, "x").is_err() {
                     return Err(ConfigError::at(
                         "restart_tracestate_key",
-                        "not a valid tracestate key (lowercase letter first, then up to 255 of \
-                         `a-z0-9_-*/`, or `tenant@system`)",
+                        "not a valid tracestate key (a lowercase letter or a digit, then up \
+                         to 255 of `a-z0-9_-*/@`)",
                     ));
                 }
                 Boundary::Restart {
@@ -299,12 +296,16 @@ mod tests {
         compile(json).unwrap_err().to_string()
     }
 
+    fn probability(billionths: u32) -> Probability {
+        Probability::from_billionths(billionths).unwrap()
+    }
+
     #[test]
     fn empty_config_has_the_documented_defaults() {
         let settings = compile("{}").unwrap();
         assert!(settings.new_span_id);
         assert_eq!(settings.inject, [Format::W3c]);
-        assert_eq!(settings.sampler, Sampler::new(1.0, true).unwrap());
+        assert_eq!(settings.sampler, Sampler::new(Probability::ONE, true));
         assert_eq!(settings.boundary, Boundary::Continue);
         assert_eq!(settings.response_trace_id_header, None);
         assert!(settings.baggage);
@@ -324,7 +325,10 @@ mod tests {
         .unwrap();
         assert!(!settings.new_span_id);
         assert_eq!(settings.inject, [Format::B3multi, Format::W3c, Format::B3]);
-        assert_eq!(settings.sampler, Sampler::new(0.25, false).unwrap());
+        assert_eq!(
+            settings.sampler,
+            Sampler::new(probability(250_000_000), false)
+        );
         assert_eq!(
             settings.boundary,
             Boundary::Restart {
@@ -344,9 +348,55 @@ mod tests {
             compile(r#"{"sampling": {"probability": 0}}"#)
                 .unwrap()
                 .sampler,
-            Sampler::new(0.0, true).unwrap()
+            Sampler::new(Probability::ZERO, true)
         );
-        assert!(compile(r#"{"sampling": {"probability": 1}}"#).is_ok());
+        assert_eq!(
+            compile(r#"{"sampling": {"probability": 1}}"#)
+                .unwrap()
+                .sampler,
+            Sampler::new(Probability::ONE, true)
+        );
+    }
+
+    #[test]
+    fn probabilities_are_read_exactly() {
+        let sampler = |json: &str| compile(json).unwrap().sampler;
+        for (json, billionths) in [
+            (r#"{"sampling": {"probability": 0.1}}"#, 100_000_000),
+            (r#"{"sampling": {"probability": 1e-1}}"#, 100_000_000),
+            (
+                r#"{"sampling": {"probability": 0.100000000000}}"#,
+                100_000_000,
+            ),
+            (r#"{"sampling": {"probability": 0.000000001}}"#, 1),
+            (r#"{"sampling": {"probability": 0.999999999}}"#, 999_999_999),
+            (r#"{"sampling": {"probability": -0}}"#, 0),
+            (r#"{"sampling": {"probability": 1.0}}"#, 1_000_000_000),
+        ] {
+            assert_eq!(
+                sampler(json),
+                Sampler::new(probability(billionths), true),
+                "{json}"
+            );
+        }
+        assert_eq!(
+            error(r#"{"sampling": {"probability": 0.1234567891}}"#),
+            "config.sampling.probability: expected a number with at most 9 decimal places, \
+             found 0.1234567891"
+        );
+        assert_eq!(
+            error(r#"{"sampling": {"probability": 0.30000000000000004}}"#),
+            "config.sampling.probability: expected a number with at most 9 decimal places, \
+             found 0.30000000000000004"
+        );
+        assert_eq!(
+            error(r#"{"sampling": {"probability": 1.0000000001}}"#),
+            "config.sampling.probability: must be between 0.0 and 1.0"
+        );
+        assert_eq!(
+            error(r#"{"sampling": {"probability": 1e400}}"#),
+            "config: invalid JSON at line 1, column 30: number out of range"
+        );
     }
 
     #[test]
@@ -395,6 +445,8 @@ mod tests {
                 "trust_boundary": "restart", "restart_tracestate_key": "edge@wasmesh",
                 "response_trace_id_header": "x-trace-id", "baggage": false}"#,
             r#"{"sampling": {"probability": 0}, "trust_boundary": "continue"}"#,
+            r#"{"sampling": {"probability": 0.1}}"#,
+            r#"{"sampling": {"probability": 25e-2, "trust_incoming": true}}"#,
             r#"{"sampling": {}, "restart_tracestate_key": null, "response_trace_id_header": null}"#,
             r#"{"inject": []}"#,
         ] {
@@ -409,6 +461,10 @@ mod tests {
             r#"{"inject": "w3c"}"#,
             r#"{"sampling": {"rate": 1}}"#,
             r#"{"sampling": {"probability": "x"}}"#,
+            r#"{"sampling": {"probability": null}}"#,
+            r#"{"sampling": {"probability": 1.5}}"#,
+            r#"{"sampling": {"probability": -0.1}}"#,
+            r#"{"sampling": {"probability": 2}}"#,
             r#"{"sampling": {"trust_incoming": 1}}"#,
             r#"{"trust_boundary": "maybe"}"#,
             r#"{"baggage": null}"#,
@@ -420,6 +476,15 @@ mod tests {
             let derived = wasmesh_sdk::config::parse::<Config>(json.as_bytes()).unwrap_err();
             assert_eq!(Config::read(&value).unwrap_err(), derived, "{json}");
         }
+        // Through the deserializer a fraction arrives as an f64, which has no text to quote.
+        let json = r#"{"sampling": {"probability": 0.1234567891}}"#;
+        assert_eq!(
+            wasmesh_sdk::config::parse::<Config>(json.as_bytes())
+                .unwrap_err()
+                .to_string(),
+            "config.sampling.probability: expected a number with at most 9 decimal places, found \
+             a fractional number"
+        );
         // The deserializer says `found a non-string value` here.
         assert_eq!(
             error(r#"{"inject": [3]}"#),

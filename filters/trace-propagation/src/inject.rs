@@ -96,7 +96,7 @@ mod tests {
             },
             random_trace_id: true,
             parent_span_id: parent.map(|p| SpanId::from_hex(p.as_bytes()).unwrap()),
-            tracestate: TraceState::parse(&[tracestate.as_bytes()]).into(),
+            tracestate: TraceState::parse(&[tracestate.as_bytes()]).unwrap().into(),
             outcome: Outcome::Started,
         }
     }

@@ -3,7 +3,8 @@
 //! - A valid incoming context is continued (trust boundary `continue`): same trace id and
 //!   random-trace-id flag, the incoming sampling decision when trusted, and a new span id
 //!   when this filter instance marks the hop (`new_span_id`). `tracestate` is kept only
-//!   with a valid `traceparent`.
+//!   with a valid `traceparent`, and only when it is valid as a whole (every field of the
+//!   header counted as one list): an invalid one is dropped entirely, never in part.
 //! - Otherwise a new trace starts: random trace and span ids, the random-trace-id flag,
 //!   no `tracestate` (at a `restart` boundary, at most the incoming context as one entry).
 
@@ -36,8 +37,9 @@ pub enum OutgoingState<'a> {
     /// The request's one `tracestate` value, valid and sent on as it is, without being
     /// parsed into a list.
     Received(&'a [u8]),
-    /// A list made here (empty: none is sent): several received values combined, invalid
-    /// members dropped, or the entry a `restart` boundary keeps.
+    /// A list made here (empty: none is sent): a valid header whose fields are combined into
+    /// one value without whitespace or empty members, or the entry a `restart` boundary
+    /// keeps.
     List(TraceState),
 }
 
@@ -176,7 +178,8 @@ fn continue_trace<'a>(
     let tracestate = received.get(Slot::TraceState);
     let tracestate = match (source, tracestate.as_slice()) {
         (Source::W3c, [value]) if is_canonical(value) => OutgoingState::Received(value),
-        (Source::W3c, values) => OutgoingState::List(TraceState::parse(values)),
+        // Trace Context Level 2 §4.1.2: an invalid header is discarded whole.
+        (Source::W3c, values) => OutgoingState::List(TraceState::parse(values).unwrap_or_default()),
         (Source::B3, _) => OutgoingState::List(TraceState::new()),
     };
     Outgoing {

@@ -1,11 +1,12 @@
 //! Everything the filter changes on a request, computed from its headers without the host.
 //!
 //! A plan allocates nothing for a request whose `tracestate` and `baggage` are sent on as
-//! received (they are then not set at all): the changes are a fixed array, and the values
-//! made here (`traceparent`, `b3`, `x-b3-*`, `x-request-id`) are written into a fixed
-//! buffer beside it. Only a `tracestate` or `baggage` that has to be rebuilt (several
-//! fields combined, invalid members dropped, the restart entry added) is a `String`. The
-//! plan is small, so that making and handing it on copies little.
+//! received (they are then not set at all) or removed: the changes are a fixed array, and
+//! the values made here (`traceparent`, `b3`, `x-b3-*`, `x-request-id`) are written into a
+//! fixed buffer beside it. Only a `tracestate` or `baggage` that has to be rebuilt (several
+//! fields combined, whitespace or empty members removed, invalid `baggage` members dropped,
+//! the restart entry added) is a `String`; an invalid `tracestate` is removed without one.
+//! The plan is small, so that making and handing it on copies little.
 
 use std::fmt;
 
@@ -476,6 +477,32 @@ mod tests {
                 ),
             ],
             "tracestate, x-request-id and baggage are kept as they are"
+        );
+        assert_eq!(allocations, 0);
+    }
+
+    // Trace Context Level 2 §4.1.2: an invalid `tracestate` is discarded whole, and
+    // finding that out allocates nothing.
+    #[test]
+    fn an_invalid_tracestate_is_removed_without_allocating() {
+        let settings = settings(r#"{"new_span_id": true, "inject": ["w3c"]}"#);
+        let request: Vec<(&str, &str)> = BENCH_REQUEST
+            .iter()
+            .map(|&(name, value)| match name {
+                "tracestate" => (name, "shop=t61rcWkgMzE,Shop=1"),
+                _ => (name, value),
+            })
+            .collect();
+        let request = headers(&request);
+        let (plan, allocations) =
+            wasmesh_sdk::testing::count_allocations(|| plan(&settings, &request, &mut sevens));
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-0707070707070707-01";
+        assert_eq!(
+            plan.edits,
+            [
+                Edit::Remove("tracestate"),
+                Edit::Set("traceparent", traceparent.into()),
+            ]
         );
         assert_eq!(allocations, 0);
     }

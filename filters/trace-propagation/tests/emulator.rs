@@ -284,16 +284,36 @@ fn a_started_trace_has_the_random_flag_and_non_zero_ids() {
 }
 
 // --- W3C tracestate ---------------------------------------------------------------------
+//
+// Each test names the section of W3C Trace Context Level 2 (https://www.w3.org/TR/trace-context-2/)
+// it checks; the SDK's `trace::tracestate` tests check every rule on its own.
 
+/// The `tracestate` values sent upstream, after a request with a valid `traceparent`
+/// (continued, whatever its `tracestate`) and the `tracestate` fields `fields`.
+fn sent_tracestate(host: &Host, fields: &[&str]) -> Vec<String> {
+    let mut headers = vec![("traceparent", VALID)];
+    headers.extend(fields.iter().map(|field| ("tracestate", *field)));
+    let stream = send(host, &headers);
+    assert_continued(&stream, "01");
+    stream.request_header_values("tracestate")
+}
+
+/// `k0=v0` to `k{n-1}=v{n-1}`.
+fn members(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("k{i}=v{i}")).collect()
+}
+
+// §3.3.2: multiple fields "MUST be combined into a single header" and the header "SHOULD be
+// sent as a single field"; §3.3.1: the name in any case.
 #[test]
-fn repeated_tracestate_fields_are_combined_into_one() {
+fn s3_3_2_tracestate_fields_are_combined_into_one_header() {
     let host = host("{}");
     let stream = send(
         &host,
         &[
             ("tracestate", "a=1,b=2"),
             ("traceparent", VALID),
-            ("tracestate", " c=3 ,, d=4"),
+            ("TraceState", " c=3 ,, d=4"),
         ],
     );
     assert_continued(&stream, "01");
@@ -303,81 +323,139 @@ fn repeated_tracestate_fields_are_combined_into_one() {
     );
 }
 
+// §3.3.2: spaces and tabs around members are ignored; a valid header without any is sent on
+// exactly as received.
 #[test]
-fn thirty_three_members_over_several_fields_keep_the_first_thirty_two() {
+fn s3_3_2_a_valid_tracestate_is_forwarded_as_received() {
     let host = host("{}");
-    let members: Vec<String> = (0..33).map(|i| format!("k{i}=v{i}")).collect();
-    let fields = [
-        members[..11].join(","),
-        members[11..22].join(","),
-        members[22..].join(","),
-    ];
-    let stream = send(
-        &host,
-        &[
-            ("traceparent", VALID),
-            ("tracestate", &fields[0]),
-            ("tracestate", &fields[1]),
-            ("tracestate", &fields[2]),
-        ],
+    let value = "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE";
+    assert_eq!(sent_tracestate(&host, &[value]), [value]);
+    assert_eq!(
+        sent_tracestate(&host, &["\trojo=00f067aa0ba902b7 , congo=t61rcWkgMzE "]),
+        [value]
     );
-    let sent = stream.request_header_values("tracestate");
-    assert_eq!(sent, [members[..32].join(",")]);
 }
 
+// §3.3.2: at most 32 members, counting every field.
 #[test]
-fn over_the_limit_members_longer_than_128_characters_are_dropped_first() {
+fn s3_3_2_thirty_two_members_over_two_fields_are_forwarded() {
     let host = host("{}");
-    let mut members: Vec<String> = (0..32).map(|i| format!("k{i}=v{i}")).collect();
-    let long = format!("long={}", "x".repeat(200));
-    members.insert(5, long.clone());
-    let stream = send(
-        &host,
-        &[("traceparent", VALID), ("tracestate", &members.join(","))],
+    let m = members(32);
+    let fields = [m[..20].join(","), m[20..].join(", ")];
+    assert_eq!(
+        sent_tracestate(&host, &[&fields[0], &fields[1]]),
+        [m.join(",")]
     );
-    let sent = &stream.request_header_values("tracestate")[0];
-    assert!(!sent.contains("long="), "the long member goes first");
-    assert_eq!(sent.split(',').count(), 32);
-    assert!(sent.ends_with("k31=v31"), "whole short members are kept");
-    // Under the limit, long members are kept.
-    let stream = send(&host, &[("traceparent", VALID), ("tracestate", &long)]);
-    assert_eq!(stream.request_header_values("tracestate"), [long]);
 }
 
+// §3.3.2: a 33rd member, in any field, makes the whole header invalid, and it is discarded
+// (§4.1.2); the trace is continued all the same (§3.3).
 #[test]
-fn more_than_512_characters_of_tracestate_are_propagated() {
+fn s3_3_2_thirty_three_members_over_two_fields_discard_the_whole_tracestate() {
     let host = host("{}");
-    let members: Vec<String> = (0..12)
-        .map(|i| format!("vendor{i}={}", "v".repeat(100)))
+    let m = members(33);
+    let fields = [m[..20].join(","), m[20..].join(",")];
+    assert!(sent_tracestate(&host, &[&fields[0], &fields[1]]).is_empty());
+    // The W3C test suite's case: four fields of 10, 10, 10 and 3 members.
+    let bars: Vec<String> = (1..=33).map(|i| format!("bar{i:02}={i:02}")).collect();
+    let fields: Vec<String> = bars.chunks(10).map(|chunk| chunk.join(",")).collect();
+    let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+    assert!(sent_tracestate(&host, &fields).is_empty());
+    // With 32 of them, all are forwarded.
+    let mut fields_32 = fields.clone();
+    let last_32 = bars[30..32].join(",");
+    fields_32[3] = &last_32;
+    assert_eq!(sent_tracestate(&host, &fields_32), [bars[..32].join(",")]);
+}
+
+// §4.1.2: "If the tracestate header cannot be parsed the vendor MAY discard the entire
+// header"; here it always is, valid fields included.
+#[test]
+fn s4_1_2_an_invalid_second_field_discards_the_first_too() {
+    let host = host("{}");
+    assert!(sent_tracestate(&host, &["a=1,b=2", "Bad=3"]).is_empty());
+    assert!(sent_tracestate(&host, &["a=1,b=2", "c=3", "d="]).is_empty());
+    assert!(sent_tracestate(&host, &["x=a=b", "a=1,b=2"]).is_empty());
+}
+
+// §4.1.2, with §3.3.2.2.1 (key) and §3.3.2.2.2 (value): one invalid member discards the
+// whole header, and never touches the trace (§3.3: "failure to parse tracestate MUST NOT
+// affect the parsing of traceparent").
+#[test]
+fn s4_1_2_an_invalid_member_discards_the_whole_tracestate_but_not_the_trace() {
+    let host = host("{}");
+    let key_257 = format!("ok=1,{}=1", "k".repeat(257));
+    let value_257 = format!("ok=1,k={}", "v".repeat(257));
+    for value in [
+        "ok=1,Bad=2",
+        "ok=1,no-value",
+        "foo=bar=baz",
+        "foo=,bar=3",
+        "foo =1",
+        "@foo=1,bar=2",
+        "ok=1,x=tab\there",
+        "ok=1,x=caf\u{e9}",
+        &key_257,
+        &value_257,
+    ] {
+        assert!(sent_tracestate(&host, &[value]).is_empty(), "{value:?}");
+    }
+}
+
+// §3.3.3: "Only one entry per key is allowed"; a repeated key, in one field or across
+// fields, discards the header.
+#[test]
+fn s3_3_3_a_repeated_key_discards_the_whole_tracestate() {
+    let host = host("{}");
+    assert!(sent_tracestate(&host, &["foo=1,foo=2"]).is_empty());
+    assert!(sent_tracestate(&host, &["foo=1", "foo=1"]).is_empty());
+    assert!(sent_tracestate(&host, &["foo=1,bar=2", " bar=3"]).is_empty());
+}
+
+// §3.3.2: "Vendors MUST accept empty tracestate headers but SHOULD avoid sending them";
+// empty members are ignored.
+#[test]
+fn s3_3_2_empty_tracestate_fields_are_accepted_and_not_sent() {
+    let host = host("{}");
+    assert!(sent_tracestate(&host, &[""]).is_empty());
+    assert!(sent_tracestate(&host, &[" , \t,"]).is_empty());
+    assert_eq!(sent_tracestate(&host, &["", "foo=1"]), ["foo=1"]);
+    assert_eq!(sent_tracestate(&host, &["foo=1", " "]), ["foo=1"]);
+}
+
+// §3.3.2.2.1 and §3.3.2.2.2: Level 2 keys (`@` anywhere but first, 256 characters) and
+// values (256 characters, leading spaces included) at their limits are forwarded.
+#[test]
+fn s3_3_2_2_keys_and_values_at_their_limits_are_forwarded() {
+    let host = host("{}");
+    let value = format!(
+        "{}=1,foo@bar@baz=2,{}@v=3,9k= {}",
+        "k".repeat(256),
+        "t".repeat(242),
+        "v".repeat(255)
+    );
+    assert_eq!(sent_tracestate(&host, &[&value]), [value]);
+}
+
+// §3.3.3.1: "Vendors SHOULD propagate at least 512 characters of a combined header".
+#[test]
+fn s3_3_3_1_more_than_512_characters_of_tracestate_are_propagated() {
+    let host = host("{}");
+    let members: Vec<String> = (0..32)
+        .map(|i| format!("vendor{i}={}", "v".repeat(200)))
         .collect();
     let header = members.join(",");
-    assert!(header.len() > 1200);
-    let stream = send(&host, &[("traceparent", VALID), ("tracestate", &header)]);
-    assert_eq!(stream.request_header_values("tracestate"), [header]);
+    assert!(header.len() > 6000);
+    assert_eq!(sent_tracestate(&host, &[&header]), [header.as_str()]);
+    let halves = [members[..16].join(","), members[16..].join(",")];
+    assert_eq!(sent_tracestate(&host, &[&halves[0], &halves[1]]), [header]);
 }
 
+// §3.3: "If the vendor failed to parse traceparent, it MUST NOT attempt to parse
+// tracestate"; §4.1.1: a tracestate without a traceparent "is invalid and MUST be
+// discarded". A trace continued from B3 has none either.
 #[test]
-fn invalid_tracestate_members_are_dropped_without_touching_the_trace() {
-    let host = host("{}");
-    let stream = send(
-        &host,
-        &[
-            ("traceparent", VALID),
-            ("tracestate", "ok=1,Bad=2,no-value,x=a,b,dup=1,dup=2"),
-        ],
-    );
-    assert_continued(&stream, "01");
-    assert_eq!(
-        stream.request_header_values("tracestate"),
-        ["ok=1,x=a,dup=1"]
-    );
-    let stream = send(&host, &[("traceparent", VALID), ("tracestate", "Only=Bad")]);
-    assert_continued(&stream, "01");
-    assert!(stream.request_header_values("tracestate").is_empty());
-}
-
-#[test]
-fn tracestate_is_never_used_without_a_valid_traceparent() {
+fn s4_1_1_tracestate_is_never_used_without_a_valid_traceparent() {
     let host = host("{}");
     let stream = send(&host, &[("tracestate", "a=1")]);
     sent_traceparent(&stream);

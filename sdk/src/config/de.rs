@@ -168,6 +168,7 @@ impl<'de, 'p> de::Deserializer<'de> for ValueDeserializer<'p> {
             Value::Number(Number::UInt(n)) => visitor.visit_u64(n),
             Value::Number(Number::Int(n)) => visitor.visit_i64(n),
             Value::Number(Number::Float(n)) => visitor.visit_f64(n),
+            Value::Number(Number::Decimal(n)) => visitor.visit_f64(n.to_f64()),
             Value::String(s) => visitor.visit_string(s),
             Value::Array(items) => visitor.visit_seq(Seq {
                 items: items.into_iter().enumerate(),

@@ -48,16 +48,33 @@ impl ConfigError {
 }
 
 impl fmt::Display for ConfigError {
-    /// `config.<path>: <reason>` (`config: <reason>` at the root).
+    /// `config.<path>: <reason>` (`config: <reason>` at the root), on one line: control
+    /// characters that a key or value quoted in it may hold are escaped (`\n`), so a
+    /// configuration can neither split the log line nor forge another.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            write!(f, "config: {}", self.reason)
-        } else if self.path.starts_with('[') {
-            write!(f, "config{}: {}", self.path, self.reason)
+        let separator = match self.path.as_str() {
+            "" => "",
+            path if path.starts_with('[') => "",
+            _ => ".",
+        };
+        f.write_str("config")?;
+        f.write_str(separator)?;
+        write_escaped(f, &self.path)?;
+        f.write_str(": ")?;
+        write_escaped(f, &self.reason)
+    }
+}
+
+/// Writes `text` with its control characters escaped.
+fn write_escaped(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
+    for c in text.chars() {
+        if c.is_control() {
+            write!(f, "{}", c.escape_default())?;
         } else {
-            write!(f, "config.{}: {}", self.path, self.reason)
+            fmt::Write::write_char(f, c)?;
         }
     }
+    Ok(())
 }
 
 impl std::error::Error for ConfigError {}

@@ -23,9 +23,10 @@
 //! assert_eq!(error.to_string(), "config.text: expected a string, found 42");
 //! ```
 
-use super::json::{Number, Value};
+use super::json::{FixedPointError, Number, Value};
 use super::ConfigError;
 use crate::reply::push_json_string;
+use std::ops::RangeInclusive;
 
 /// A value and where it is in the document (`rules[0].paths[1]`; empty for the root).
 #[derive(Debug, Clone)]
@@ -51,14 +52,17 @@ pub fn join(path: &str, key: &str) -> String {
 }
 
 /// How an error describes the value it found: `42`, `true`, `null`, `"text"` (as a JSON
-/// string), `a fractional number`, `an array` or `an object`.
+/// string), `a fractional number` (as the deserializer says), a whole number that is not
+/// written as a 64-bit integer as it is written (`-0`, `1.0`, `1e2`,
+/// `18446744073709551616`), `an array` or `an object`.
 pub fn describe(value: &Value) -> String {
     match value {
         Value::Null => "null".to_owned(),
         Value::Bool(b) => b.to_string(),
         Value::Number(Number::UInt(n)) => n.to_string(),
         Value::Number(Number::Int(n)) => n.to_string(),
-        Value::Number(Number::Float(_)) => "a fractional number".to_owned(),
+        Value::Number(Number::Decimal(n)) if n.is_whole() => n.as_str().to_owned(),
+        Value::Number(Number::Decimal(_) | Number::Float(_)) => "a fractional number".to_owned(),
         Value::String(s) => {
             let mut out = String::new();
             push_json_string(&mut out, s);
@@ -102,7 +106,7 @@ impl<'a> Node<'a> {
 
     /// Whether the value is `null`.
     pub fn is_null(&self) -> bool {
-        *self.value == Value::Null
+        matches!(self.value, Value::Null)
     }
 
     /// An error about this value.
@@ -165,6 +169,15 @@ impl<'a> Node<'a> {
             .collect()
     }
 
+    /// `expected <what>, found <number>`, quoting a [`Number::Decimal`] as written even
+    /// when it is fractional (the digits are what is wrong).
+    fn expected_number(&self, what: &str, number: &Number) -> ConfigError {
+        match number {
+            Number::Decimal(n) => self.error(format!("expected {what}, found {}", n.as_str())),
+            _ => self.expected(what),
+        }
+    }
+
     /// The elements of an array.
     pub fn array(&self) -> Result<Vec<Node<'a>>, ConfigError> {
         let Value::Array(items) = self.value else {
@@ -209,8 +222,12 @@ impl<'a> Node<'a> {
         }
     }
 
-    /// A non-negative integer no larger than `max`; `what` names the type in errors
-    /// (`expected u16, found 70000`).
+    /// A non-negative integer no larger than `max`, written as one; `what` names the type
+    /// in errors (`expected u16, found 70000`).
+    ///
+    /// As a derived `Deserialize` of an integer type (and `serde_json`), only digits are
+    /// an integer: `-0`, `1.0` and `1e2` are refused (`expected u16, found 1e2`), although
+    /// their values are whole, and so is every fraction.
     pub fn uint(&self, max: u64, what: &str) -> Result<u64, ConfigError> {
         match self.value {
             Value::Number(Number::UInt(n)) if *n <= max => Ok(*n),
@@ -218,14 +235,66 @@ impl<'a> Node<'a> {
         }
     }
 
-    /// Any number, integers included (`expected f64, found "x"`).
+    /// Any number, integers included, as the nearest `f64` (`expected f64, found "x"`);
+    /// see [`Number::to_f64`]. This links the standard library's float parsing into the
+    /// module: a value that must be exact, or a module that must stay small, reads
+    /// [`Node::fixed_point`] instead.
     pub fn f64(&self) -> Result<f64, ConfigError> {
         match self.value {
-            Value::Number(Number::Float(n)) => Ok(*n),
-            // Integers are converted as a float field converts them (rounding above 2^53).
-            Value::Number(Number::UInt(n)) => Ok(*n as f64),
-            Value::Number(Number::Int(n)) => Ok(*n as f64),
+            Value::Number(n) => Ok(n.to_f64()),
             _ => Err(self.expected("f64")),
+        }
+    }
+
+    /// A number with at most `places` decimal places, read exactly from its text, as a
+    /// whole number of `10^-places` within `range` (in those units): with 3 places and
+    /// `0..=5000`, `2.5` is `2500`, `25e-1` too, `5` is `5000`, and `-0` is `0`. See
+    /// [`Number::to_fixed_point`].
+    ///
+    /// Refused: a value that is not a number (`expected a number with at most 3 decimal
+    /// places, found "x"`), one outside `range` (`must be between 0.0 and 5.0`, the bounds
+    /// written as decimals), and one with more places (`expected a number with at most 3
+    /// decimal places, found 2.5001`), out of range first.
+    pub fn fixed_point(&self, places: u32, range: RangeInclusive<i64>) -> Result<i64, ConfigError> {
+        let what = if places == 0 {
+            "a whole number".to_owned()
+        } else {
+            format!("a number with at most {places} decimal places")
+        };
+        let Value::Number(number) = self.value else {
+            return Err(self.expected(&what));
+        };
+        number
+            .to_fixed_point(places, range.clone())
+            .map_err(|error| match error {
+                FixedPointError::OutOfRange => self.error(format!(
+                    "must be between {} and {}",
+                    fixed_point_text(*range.start(), places),
+                    fixed_point_text(*range.end(), places)
+                )),
+                FixedPointError::TooManyPlaces => self.expected_number(&what, number),
+            })
+    }
+
+    /// A probability, 0 to 1 with at most 9 decimal places, read exactly (see
+    /// [`Probability`]); refused as [`Node::fixed_point`] with 9 places and the range 0 to
+    /// 1 refuses (`expected a number with at most 9 decimal places, found 0.0000000001`,
+    /// `must be between 0.0 and 1.0`).
+    pub fn probability(&self) -> Result<Probability, ConfigError> {
+        // The messages `fixed_point` would format, written out: smaller in wasm.
+        const WHAT: &str = "a number with at most 9 decimal places";
+        const RANGE: &str = "must be between 0.0 and 1.0";
+        let Value::Number(number) = self.value else {
+            return Err(self.expected(WHAT));
+        };
+        let one = i64::from(Probability::ONE.0);
+        match number.to_fixed_point(Probability::PLACES, 0..=one) {
+            // Within 0 to one billion: it fits.
+            Ok(billionths) => Ok(Probability(
+                u32::try_from(billionths).unwrap_or(Probability::ONE.0),
+            )),
+            Err(FixedPointError::OutOfRange) => Err(self.error(RANGE)),
+            Err(FixedPointError::TooManyPlaces) => Err(self.expected_number(WHAT, number)),
         }
     }
 
@@ -256,6 +325,71 @@ impl<'a> Node<'a> {
             .get(index)
             .copied()
             .ok_or_else(|| self.expected(&one_of(names)))
+    }
+}
+
+/// `value` units of `10^-places` as a decimal: `2500` with 3 places is `2.5`, `0` is `0.0`,
+/// `-1000` is `-1.0` (trailing zeros dropped, one kept after the point).
+fn fixed_point_text(value: i64, places: u32) -> String {
+    let sign = if value < 0 { "-" } else { "" };
+    let magnitude = value.unsigned_abs();
+    let Some(scale) = 10u64.checked_pow(places).filter(|_| places > 0) else {
+        return format!("{sign}{magnitude}");
+    };
+    let mut fraction = format!("{:0width$}", magnitude % scale, width = places as usize);
+    while fraction.len() > 1 && fraction.as_bytes().last() == Some(&b'0') {
+        fraction.pop();
+    }
+    format!("{sign}{}.{fraction}", magnitude / scale)
+}
+
+/// A probability read exactly from its decimal text: a whole number of billionths, from 0
+/// (`0`, `0.0`, `-0`) to one billion (`1`, `1.0`), so `0.1` is exactly one tenth rather
+/// than the nearest binary fraction. Nine decimal places at most: `0.0000000001` is
+/// refused, not rounded (trailing zeros do not count: `0.5000000000` is a half). Read it
+/// with [`Node::probability`]; a derived `Deserialize` reads it the same way.
+///
+/// A configured probability is then used with integers only (no floating point in the
+/// module): a sampler comparing a uniform 32-bit random number `r` with
+/// `r * 10^9 < billionths * 2^32` samples with the probability rounded up to a multiple of
+/// `2^-32` (exactly, for a half or a quarter). Nine places is the finest decimal
+/// resolution for such 32-bit decisions: `10^-9` is more than `2^-32`, so two different
+/// probabilities always make different decisions for some `r`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Probability(u32);
+
+impl Probability {
+    /// Decimal places a probability may have.
+    pub const PLACES: u32 = 9;
+    /// Never.
+    pub const ZERO: Probability = Probability(0);
+    /// Always: one billion billionths.
+    pub const ONE: Probability = Probability(1_000_000_000);
+
+    /// The probability of `billionths` billionths; `None` above one billion.
+    pub const fn from_billionths(billionths: u32) -> Option<Self> {
+        if billionths <= Self::ONE.0 {
+            Some(Self(billionths))
+        } else {
+            None
+        }
+    }
+
+    /// The probability in billionths (0 to one billion).
+    pub const fn billionths(self) -> u32 {
+        self.0
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Probability {
+    /// As [`Node::probability`], through the number the deserializer gives: the SDK's
+    /// and `serde_json`'s give a non-integer as an `f64`, read as the number with at most 9
+    /// places whose nearest `f64` it is (see [`Number::to_fixed_point`]).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = <Value as serde::Deserialize>::deserialize(deserializer)?;
+        Node::root(&value)
+            .probability()
+            .map_err(|error| serde::de::Error::custom(error.reason()))
     }
 }
 
@@ -417,6 +551,204 @@ mod tests {
         let value = parse(r#"[0, -2, 0.25]"#);
         let items = Node::root(&value).list(Node::f64).unwrap();
         assert_eq!(items, [0.0, -2.0, 0.25]);
+        let value = parse(r#"[-0, 1e-400, 0.1, 18446744073709551617, 9007199254740993.0]"#);
+        let items = Node::root(&value).list(Node::f64).unwrap();
+        let bits: Vec<u64> = items.iter().map(|n| n.to_bits()).collect();
+        let expected = [-0.0, 0.0, 0.1, 18446744073709551616.0, 9007199254740992.0];
+        assert_eq!(bits, expected.map(f64::to_bits));
+    }
+
+    #[test]
+    fn unsigned_integers_must_be_written_as_integers() {
+        let value = parse(r#"[7, -0, -0.0, 1.0, 1e2, 1E0, -1, 0.5, 18446744073709551616]"#);
+        let items = Node::root(&value).array().unwrap();
+        let read: Vec<Result<u64, String>> = items
+            .iter()
+            .map(|n| n.uint(u64::MAX, "u64").map_err(|e| e.to_string()))
+            .collect();
+        assert_eq!(
+            read,
+            [
+                Ok(7),
+                Err("config[1]: expected u64, found -0".to_owned()),
+                Err("config[2]: expected u64, found -0.0".to_owned()),
+                Err("config[3]: expected u64, found 1.0".to_owned()),
+                Err("config[4]: expected u64, found 1e2".to_owned()),
+                Err("config[5]: expected u64, found 1E0".to_owned()),
+                Err("config[6]: expected u64, found -1".to_owned()),
+                Err("config[7]: expected u64, found a fractional number".to_owned()),
+                Err("config[8]: expected u64, found 18446744073709551616".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn fixed_point_numbers_are_read_exactly() {
+        let value = parse(
+            r#"{"a": 2.5, "b": 25e-1, "c": -0, "d": 5, "e": 2.5001, "f": 5.001, "g": -0.001,
+                "h": "2", "i": 2.5000000, "j": 1e300, "k": null}"#,
+        );
+        let fields = Node::root(&value)
+            .object(&["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"])
+            .unwrap();
+        let read = |key: &str| {
+            fields
+                .member(key)
+                .unwrap()
+                .fixed_point(3, 0..=5000)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(read("a"), Ok(2500));
+        assert_eq!(read("b"), Ok(2500));
+        assert_eq!(read("c"), Ok(0));
+        assert_eq!(read("d"), Ok(5000));
+        assert_eq!(read("i"), Ok(2500));
+        assert_eq!(
+            read("e").unwrap_err(),
+            "config.e: expected a number with at most 3 decimal places, found 2.5001"
+        );
+        assert_eq!(
+            read("f").unwrap_err(),
+            "config.f: must be between 0.0 and 5.0"
+        );
+        assert_eq!(
+            read("g").unwrap_err(),
+            "config.g: must be between 0.0 and 5.0"
+        );
+        assert_eq!(
+            read("h").unwrap_err(),
+            "config.h: expected a number with at most 3 decimal places, found \"2\""
+        );
+        assert_eq!(
+            read("j").unwrap_err(),
+            "config.j: must be between 0.0 and 5.0"
+        );
+        assert_eq!(
+            read("k").unwrap_err(),
+            "config.k: expected a number with at most 3 decimal places, found null"
+        );
+        let whole = fields.member("a").unwrap().fixed_point(0, -3..=3);
+        assert_eq!(
+            whole.unwrap_err().to_string(),
+            "config.a: expected a whole number, found 2.5"
+        );
+        assert_eq!(
+            fields
+                .member("d")
+                .unwrap()
+                .fixed_point(0, -3..=3)
+                .unwrap_err()
+                .reason(),
+            "must be between -3 and 3"
+        );
+    }
+
+    #[test]
+    fn fixed_point_bounds_are_written_as_decimals() {
+        assert_eq!(fixed_point_text(0, 9), "0.0");
+        assert_eq!(fixed_point_text(1_000_000_000, 9), "1.0");
+        assert_eq!(fixed_point_text(250_000_000, 9), "0.25");
+        assert_eq!(fixed_point_text(-1_000_000_001, 9), "-1.000000001");
+        assert_eq!(fixed_point_text(i64::MIN, 18), "-9.223372036854775808");
+        assert_eq!(fixed_point_text(-7, 0), "-7");
+        assert_eq!(fixed_point_text(7, 30), "7");
+    }
+
+    #[test]
+    fn probabilities_are_billionths() {
+        let value = parse(
+            r#"[0.5, 0.1, 1, 0, -0, 1.0, 0.000000001, 0.1000000000, 1e-9,
+                0.0000000001, 1.5, -0.1, 2, 1.0000000001, "half", 0.30000000000000004]"#,
+        );
+        let read: Vec<Result<u32, String>> = Node::root(&value)
+            .array()
+            .unwrap()
+            .iter()
+            .map(|n| {
+                n.probability()
+                    .map(Probability::billionths)
+                    .map_err(|e| e.reason().to_owned())
+            })
+            .collect();
+        let places = "expected a number with at most 9 decimal places, found";
+        let range = "must be between 0.0 and 1.0".to_owned();
+        assert_eq!(
+            read,
+            [
+                Ok(500_000_000),
+                Ok(100_000_000),
+                Ok(1_000_000_000),
+                Ok(0),
+                Ok(0),
+                Ok(1_000_000_000),
+                Ok(1),
+                Ok(100_000_000),
+                Ok(1),
+                Err(format!("{places} 0.0000000001")),
+                Err(range.clone()),
+                Err(range.clone()),
+                Err(range.clone()),
+                Err(range),
+                Err(format!("{places} \"half\"")),
+                Err(format!("{places} 0.30000000000000004")),
+            ]
+        );
+        assert_eq!(Probability::from_billionths(1_000_000_001), None);
+        assert_eq!(
+            Probability::from_billionths(7).map(Probability::billionths),
+            Some(7)
+        );
+        assert_eq!(Probability::ZERO.billionths(), 0);
+    }
+
+    #[test]
+    fn probabilities_are_refused_as_fixed_point_numbers_are() {
+        let value = parse(r#"[0.5, 1.5, -0, -0.1, 0.0000000001, 2, "x", null, 1e300, [1]]"#);
+        for node in Node::root(&value).array().unwrap() {
+            let general = node
+                .fixed_point(9, 0..=1_000_000_000)
+                .map(|n| u32::try_from(n).unwrap());
+            let probability = node.probability().map(Probability::billionths);
+            assert_eq!(probability, general, "{}", node.path());
+        }
+    }
+
+    #[test]
+    fn probabilities_deserialize_as_they_are_read() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Holder {
+            p: Probability,
+        }
+        let derived = |json: &str| {
+            crate::config::parse::<Holder>(json.as_bytes())
+                .map(|h| h.p.billionths())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(derived(r#"{"p": 0.1}"#), Ok(100_000_000));
+        assert_eq!(derived(r#"{"p": 1}"#), Ok(1_000_000_000));
+        assert_eq!(derived(r#"{"p": 2.5e-1}"#), Ok(250_000_000));
+        assert_eq!(
+            derived(r#"{"p": 1.5}"#),
+            Err("config.p: must be between 0.0 and 1.0".to_owned())
+        );
+        assert_eq!(
+            derived(r#"{"p": -1}"#),
+            Err("config.p: must be between 0.0 and 1.0".to_owned())
+        );
+        assert_eq!(
+            derived(r#"{"p": 0.0000000001}"#),
+            Err(
+                "config.p: expected a number with at most 9 decimal places, found a fractional number"
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            derived(r#"{"p": "x"}"#),
+            Err(
+                r#"config.p: expected a number with at most 9 decimal places, found "x""#
+                    .to_owned()
+            )
+        );
     }
 
     #[test]

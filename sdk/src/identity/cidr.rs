@@ -42,6 +42,8 @@ fn mask(prefix: u8, width: u8) -> u128 {
 
 impl Cidr {
     /// Parses `addr/prefix`; a bare address is a single-host block. Host bits must be zero.
+    /// A block of IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d/n`, `n` ≥ 96) is read as the
+    /// IPv4 block `a.b.c.d/(n - 96)`.
     pub fn parse(text: &str) -> Result<Self, CidrError> {
         let (addr, prefix) = match text.split_once('/') {
             Some((addr, prefix)) => (addr, Some(prefix)),
@@ -64,6 +66,16 @@ impl Cidr {
         let (value, _) = bits(network);
         if value & !mask(prefix, width) != 0 {
             return Err(CidrError(format!("`{text}` has host bits set")));
+        }
+        // A block of IPv4-mapped addresses (`::ffff:10.0.0.0/104`) is the IPv4 block it
+        // stands for, as the addresses it is matched against are.
+        if let (IpAddr::V6(v6), Some(shorter)) = (network, prefix.checked_sub(96)) {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return Ok(Self {
+                    network: IpAddr::V4(v4),
+                    prefix: shorter,
+                });
+            }
         }
         Ok(Self { network, prefix })
     }
@@ -174,6 +186,18 @@ mod tests {
                 "{address}"
             );
         }
+    }
+
+    #[test]
+    fn ipv4_mapped_blocks_are_ipv4_blocks() {
+        let block = Cidr::parse("::ffff:10.0.0.0/104").unwrap();
+        assert_eq!(block, Cidr::parse("10.0.0.0/8").unwrap());
+        assert!(block.contains("10.1.2.3".parse().unwrap()));
+        assert!(block.contains("::ffff:10.1.2.3".parse().unwrap()));
+        assert!(!block.contains("11.0.0.1".parse().unwrap()));
+        assert!(!Cidr::parse("::/0")
+            .unwrap()
+            .contains("10.1.2.3".parse().unwrap()));
     }
 
     #[test]

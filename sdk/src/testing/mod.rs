@@ -421,6 +421,11 @@ impl HttpStream {
         self.enter(|s| text_pairs(&s.request_headers))
     }
 
+    /// The request headers as they are now, as raw bytes (non-UTF-8 values included).
+    pub fn request_headers_bytes(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.enter(|s| s.request_headers.clone())
+    }
+
     /// Every value of one request header, as it is now.
     pub fn request_header_values(&self, name: &str) -> Vec<String> {
         self.request_headers()

@@ -8,10 +8,10 @@
 pub(crate) const LCALPHA: u8 = 1 << 0;
 /// `0`-`9`.
 pub(crate) const DIGIT: u8 = 1 << 1;
-/// `_`, `-`, `*`, `/`: the other characters of a `tracestate` key.
+/// `_`, `-`, `*`, `/`, `@`: the other characters of a `tracestate` key.
 pub(crate) const KEY_PUNCT: u8 = 1 << 2;
-/// A `tracestate` key character after the first (`@` excluded: it separates tenant and
-/// system).
+/// A `tracestate` `keychar` (Trace Context Level 2 §3.3.2.2.1): any character of a key
+/// after the first.
 pub(crate) const KEY_CHAR: u8 = LCALPHA | DIGIT | KEY_PUNCT;
 /// A `tracestate` value character: `0x20`-`0x7E` except `,` and `=`.
 pub(crate) const TRACESTATE_VALUE: u8 = 1 << 3;
@@ -31,7 +31,7 @@ const fn classes_of(b: u8) -> u8 {
     if b.is_ascii_digit() {
         classes |= DIGIT;
     }
-    if matches!(b, b'_' | b'-' | b'*' | b'/') {
+    if matches!(b, b'_' | b'-' | b'*' | b'/' | b'@') {
         classes |= KEY_PUNCT;
     }
     if matches!(b, 0x20..=0x7e) && b != b',' && b != b'=' {
@@ -116,7 +116,7 @@ mod tests {
             assert_eq!(has(DIGIT), b.is_ascii_digit(), "{b}");
             assert_eq!(
                 has(KEY_CHAR),
-                b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-*/".contains(&b),
+                b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-*/@".contains(&b),
                 "{b}"
             );
             assert_eq!(

@@ -13,7 +13,7 @@
 //! | header | module | entry point |
 //! | --- | --- | --- |
 //! | `traceparent` | [`traceparent`] | [`TraceParent::parse`], [`TraceParent::to_header`] |
-//! | `tracestate` | [`tracestate`] | [`TraceState::parse`], [`TraceState::to_header`], [`tracestate::is_canonical`] |
+//! | `tracestate` | [`tracestate`] | [`TraceState::parse`], [`TraceState::to_header`], [`tracestate::validate`], [`tracestate::is_canonical`] |
 //! | `b3`, `x-b3-*` | [`b3`] | [`B3::extract`], [`B3::to_single_header`], [`B3::to_multi_headers`] |
 //! | `baggage` | [`baggage`] | [`limit_baggage`], [`baggage::is_within_limits`] |
 //! | `x-request-id` | [`request_id`] | [`new_request_id`] |
@@ -37,6 +37,8 @@
 //!   specification requires it: when [`TraceParent::parse`] fails, restart the trace (new
 //!   ids) and start from an empty [`TraceState`] instead of calling [`TraceState::parse`].
 //!   The opposite does not hold: a bad `tracestate` never invalidates `traceparent`.
+//! - An invalid `tracestate` is refused whole ([`TraceState::parse`] returns an error): send
+//!   none rather than part of it.
 //! - A `traceparent` of a higher version is parsed by the forward-compatibility rules and is
 //!   always sent on as version `00`.
 //! - When the trace is continued, keep the trace id and flags and give the outgoing request
@@ -149,7 +151,13 @@ mod tests {
             let values: [&[u8]; 1] = [&bytes];
             let _ = TraceParent::parse(&values);
             let state = TraceState::parse(&values);
-            assert!(state.len() <= tracestate::MAX_ENTRIES);
+            assert_eq!(
+                state.as_ref().map(TraceState::len).map_err(|e| *e),
+                tracestate::validate(&values)
+            );
+            if let Ok(state) = state {
+                assert!(state.len() <= tracestate::MAX_ENTRIES);
+            }
             let _ = B3::extract_single(&values);
             let multi = B3MultiValues {
                 trace_id: &values,
@@ -219,8 +227,8 @@ mod tests {
             let bytes = value.as_bytes();
             let values: [&[u8]; 1] = [bytes];
 
-            let kept = TraceState::parse(&values).to_header();
-            let unchanged = !bytes.is_empty() && kept.as_bytes() == bytes;
+            let kept = TraceState::parse(&values).map(|state| state.to_header());
+            let unchanged = !bytes.is_empty() && kept.as_deref().map(str::as_bytes) == Ok(bytes);
             assert_eq!(tracestate::is_canonical(bytes), unchanged, "{value:?}");
             unchanged_seen[0] += usize::from(unchanged);
 

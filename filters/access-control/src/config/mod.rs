@@ -7,6 +7,7 @@
 
 mod read;
 
+use crate::lenient::Lenience;
 use crate::method::Method;
 use std::collections::BTreeMap;
 use wasmesh_sdk::identity::SpiffeMappingConfig;
@@ -29,6 +30,8 @@ pub struct Config {
     pub rules: Vec<RuleConfig>,
     /// How the request path is checked before matching.
     pub path: PathConfig,
+    /// How leniently deny and log rules read paths and hosts.
+    pub deny_matching: Lenience,
     /// What happens to requests carrying a method-override header.
     pub method_override: MethodOverrideConfig,
     /// The reply sent to denied requests.

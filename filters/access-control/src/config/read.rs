@@ -7,6 +7,7 @@ use super::{
     NonCanonicalPath, PathConfig, PathPatternConfig, RuleAction, RuleConfig, SourceAddressConfig,
     SourceKind,
 };
+use crate::lenient::Lenience;
 use crate::method::Method;
 use std::collections::BTreeMap;
 use wasmesh_sdk::config::reader::{Fields, Node};
@@ -27,6 +28,7 @@ impl Config {
             "roles",
             "rules",
             "path",
+            "deny_matching",
             "method_override",
             "deny_response",
             "log_allowed",
@@ -48,6 +50,7 @@ impl Config {
             roles: fields.read_or("roles", BTreeMap::new(), roles)?,
             rules: fields.required("rules")?.list(rule)?,
             path: fields.read_or("path", PathConfig::default(), path)?,
+            deny_matching: fields.read_or("deny_matching", Lenience::default(), deny_matching)?,
             method_override: fields.read_or(
                 "method_override",
                 MethodOverrideConfig::default(),
@@ -206,6 +209,20 @@ fn path(node: &Node<'_>) -> Result<PathConfig, ConfigError> {
     })
 }
 
+fn deny_matching(node: &Node<'_>) -> Result<Lenience, ConfigError> {
+    let fields = node.object(&["ignore_case", "ignore_path_params", "lenient_hosts"])?;
+    let defaults = Lenience::default();
+    Ok(Lenience {
+        ignore_case: fields.read_or("ignore_case", defaults.ignore_case, Node::bool)?,
+        ignore_path_params: fields.read_or(
+            "ignore_path_params",
+            defaults.ignore_path_params,
+            Node::bool,
+        )?,
+        lenient_hosts: fields.read_or("lenient_hosts", defaults.lenient_hosts, Node::bool)?,
+    })
+}
+
 fn method_override(node: &Node<'_>) -> Result<MethodOverrideConfig, ConfigError> {
     let fields = node.object(&["action", "headers"])?;
     let defaults = MethodOverrideConfig::default();
@@ -357,7 +374,7 @@ mod tests {
     fn errors_name_the_json_path() {
         for (json, message) in [
             ("{}", "config: missing field `rules`"),
-            (r#"{"rules": [], "rule": 1}"#, "config.rule: unknown field `rule`, expected one of `mode`, `default_action`, `unlisted_endpoints`, `identity`, `roles`, `rules`, `path`, `method_override`, `deny_response`, `log_allowed`, `metrics`"),
+            (r#"{"rules": [], "rule": 1}"#, "config.rule: unknown field `rule`, expected one of `mode`, `default_action`, `unlisted_endpoints`, `identity`, `roles`, `rules`, `path`, `deny_matching`, `method_override`, `deny_response`, `log_allowed`, `metrics`"),
             (r#"{"rules": [], "mode": "enforcing"}"#, "config.mode: unknown value `enforcing`, expected `enforce` or `shadow`"),
             (r#"{"rules": [{"name": "a", "action": "allow", "methods": ["GET", "get"]}]}"#, "config.rules[0].methods[1]: unknown value `get`, expected one of `GET`, `HEAD`, `POST`, `PUT`, `DELETE`, `CONNECT`, `OPTIONS`, `TRACE`, `PATCH`"),
             (r#"{"rules": [{"name": "a"}]}"#, "config.rules[0]: missing field `action`"),

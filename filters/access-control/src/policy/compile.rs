@@ -5,6 +5,7 @@ use crate::callers::{CallerContext, CallerSet};
 use crate::conditions::HeaderCondition;
 use crate::config::{DefaultAction, RuleAction, RuleConfig};
 use crate::hosts::HostPattern;
+use crate::lenient::Lenience;
 use crate::method::MethodSet;
 use crate::names::is_rule_name;
 use crate::paths::PathPattern;
@@ -21,6 +22,8 @@ pub struct RuleContext<'a> {
     pub path_options: &'a PathOptions,
     /// Whether paths compare ignoring ASCII case.
     pub case_insensitive: bool,
+    /// How deny and log rules read requests.
+    pub lenience: Lenience,
 }
 
 impl Policy {
@@ -31,6 +34,7 @@ impl Policy {
         trust_domains: &[String],
         path_options: &PathOptions,
         case_insensitive: bool,
+        lenience: Lenience,
         defaults: (DefaultAction, DefaultAction),
     ) -> Result<Self, ConfigError> {
         let compiled_roles = compile_roles(roles, trust_domains)?;
@@ -41,6 +45,7 @@ impl Policy {
             },
             path_options,
             case_insensitive,
+            lenience,
         };
         let mut policy = Policy {
             deny: Vec::new(),
@@ -49,6 +54,7 @@ impl Policy {
             default_action: defaults.0,
             unlisted_endpoints: defaults.1,
             condition_headers: Vec::new(),
+            lenience: None,
         };
         let mut names: Vec<&str> = Vec::with_capacity(rules.len());
         for (index, config) in rules.iter().enumerate() {
@@ -79,6 +85,10 @@ impl Policy {
                 RuleAction::Deny => policy.deny.push(rule),
                 RuleAction::Log => policy.log.push(rule),
             }
+        }
+        let lenient_paths = policy.deny.iter().chain(&policy.log);
+        if lenient_paths.into_iter().any(|rule| rule.paths.is_some()) {
+            policy.lenience = Some(lenience);
         }
         Ok(policy)
     }
@@ -136,6 +146,7 @@ fn compile_rule(config: &RuleConfig, context: RuleContext<'_>) -> Result<Rule, (
         Some(methods) if methods.is_empty() => return Err(empty("methods")),
         Some(methods) => Some(MethodSet::of(methods)),
     };
+    let lenient = config.action != RuleAction::Allow;
     let paths = match &config.paths {
         None => None,
         Some(paths) if paths.is_empty() => return Err(empty("paths")),
@@ -144,8 +155,17 @@ fn compile_rule(config: &RuleConfig, context: RuleContext<'_>) -> Result<Rule, (
                 .iter()
                 .enumerate()
                 .map(|(index, path)| {
-                    PathPattern::compile(path, context.path_options, context.case_insensitive)
-                        .map_err(|reason| (format!("paths[{index}]"), reason))
+                    let compiled = if lenient {
+                        PathPattern::compile_lenient(
+                            path,
+                            context.path_options,
+                            context.case_insensitive,
+                            &context.lenience,
+                        )
+                    } else {
+                        PathPattern::compile(path, context.path_options, context.case_insensitive)
+                    };
+                    compiled.map_err(|reason| (format!("paths[{index}]"), reason))
                 })
                 .collect::<Result<Box<[_]>, _>>()?,
         ),
@@ -158,7 +178,8 @@ fn compile_rule(config: &RuleConfig, context: RuleContext<'_>) -> Result<Rule, (
                 .iter()
                 .enumerate()
                 .map(|(index, host)| {
-                    HostPattern::compile(host).map_err(|reason| (format!("hosts[{index}]"), reason))
+                    HostPattern::compile(host, lenient && context.lenience.lenient_hosts)
+                        .map_err(|reason| (format!("hosts[{index}]"), reason))
                 })
                 .collect::<Result<Box<[_]>, _>>()?,
         ),
@@ -188,6 +209,7 @@ fn compile_rule(config: &RuleConfig, context: RuleContext<'_>) -> Result<Rule, (
         paths,
         hosts,
         headers,
+        lenient,
     })
 }
 

@@ -2,7 +2,8 @@
 //!
 //! Order: every matching `log` rule logs a line; the first matching `deny` rule denies;
 //! otherwise the first matching `allow` rule allows; otherwise the request falls to a
-//! default. The endpoint (method, path and host) is *listed* when some allow rule's
+//! default. Deny and log rules match paths and hosts as the most lenient application
+//! would read them ([`crate::lenient`]), allow rules exactly. The endpoint (method, path and host) is *listed* when some allow rule's
 //! operations match it, whoever the caller: a listed endpoint no allow rule granted gets
 //! `default_action`, an unlisted one gets `unlisted_endpoints`.
 
@@ -12,8 +13,10 @@ use crate::callers::{Caller, CallerSet};
 use crate::conditions::HeaderCondition;
 use crate::config::DefaultAction;
 use crate::hosts::HostPattern;
+use crate::lenient::Lenience;
 use crate::method::{Method, MethodSet};
 use crate::paths::PathPattern;
+use std::borrow::Cow;
 use wasmesh_sdk::HeaderMap;
 
 /// Names of decisions not made by a configured rule; rules may not use them.
@@ -49,8 +52,10 @@ pub mod builtin {
 pub struct RequestView<'a> {
     /// The method (`None`: not one a rule can name).
     pub method: Option<Method>,
-    /// The canonical path, without the query.
+    /// The canonical path, without the query: what allow rules match.
     pub path: &'a str,
+    /// Its lenient reading ([`Policy::lenient_path`]): what deny and log rules match.
+    pub lenient_path: &'a [u8],
     /// `:authority`.
     pub authority: Option<&'a [u8]>,
     /// Every request header.
@@ -98,6 +103,8 @@ pub struct Rule {
     paths: Option<Box<[PathPattern]>>,
     hosts: Option<Box<[HostPattern]>>,
     headers: Box<[HeaderCondition]>,
+    /// A deny or log rule: its paths match [`RequestView::lenient_path`].
+    lenient: bool,
 }
 
 impl Rule {
@@ -114,10 +121,14 @@ impl Rule {
                     .authority
                     .is_some_and(|a| hosts.iter().any(|h| h.matches(a)))
             })
-            && self
-                .paths
-                .as_ref()
-                .is_none_or(|paths| paths.iter().any(|p| p.matches(request.path)))
+            && self.paths.as_ref().is_none_or(|paths| {
+                let path = if self.lenient {
+                    request.lenient_path
+                } else {
+                    request.path.as_bytes()
+                };
+                paths.iter().any(|p| p.matches(path))
+            })
     }
 
     /// Whether the caller and the header conditions match.
@@ -142,9 +153,20 @@ pub struct Policy {
     default_action: DefaultAction,
     unlisted_endpoints: DefaultAction,
     condition_headers: Vec<Box<str>>,
+    /// How deny and log rules read requests; `None` when none of them names paths.
+    lenience: Option<Lenience>,
 }
 
 impl Policy {
+    /// The reading of the canonical `path` that deny and log rules match: the path
+    /// itself when no such rule names paths.
+    pub fn lenient_path<'a>(&self, path: &'a str) -> Cow<'a, [u8]> {
+        match &self.lenience {
+            Some(lenience) => lenience.path(path.as_bytes()),
+            None => Cow::Borrowed(path.as_bytes()),
+        }
+    }
+
     /// Decides on a request: deny rules, then allow rules, then the defaults.
     pub fn decide(&self, request: &RequestView<'_>) -> Decision<'_> {
         if let Some(rule) = self.deny.iter().find(|r| r.matches(request)) {
@@ -205,6 +227,7 @@ mod tests {
             &["example.org".to_owned()],
             &config.path.canonicalization,
             config.path.case_insensitive,
+            config.deny_matching,
             (config.default_action, config.unlisted_endpoints),
         )
     }
@@ -223,9 +246,11 @@ mod tests {
         caller: Option<&Caller>,
         headers: &HeaderMap,
     ) -> (bool, String) {
+        let lenient = policy.lenient_path(path);
         let view = RequestView {
             method: Method::parse(method.as_bytes()),
             path,
+            lenient_path: &lenient,
             authority: Some(b"orders.example.org"),
             headers,
             caller,
@@ -313,6 +338,7 @@ mod tests {
         let view = RequestView {
             method: Some(Method::Get),
             path: "/",
+            lenient_path: b"/",
             authority: None,
             headers: &h,
             caller: None,
@@ -335,6 +361,7 @@ mod tests {
         let view = RequestView {
             method: Some(Method::Delete),
             path: "/users/1/orders/2",
+            lenient_path: b"/users/1/orders/2",
             authority: None,
             headers: &h,
             caller: Some(&frontend),
@@ -367,6 +394,7 @@ mod tests {
         let view = RequestView {
             method: Some(Method::Get),
             path: "/",
+            lenient_path: b"/",
             authority: Some(b"example.com"),
             headers: &ok,
             caller: None,
