@@ -1,36 +1,96 @@
 //! How the most lenient application behind a sidecar reads a request path, written
 //! independently of the filters so that tests can hold them to it.
 //!
-//! Frameworks and servers differ in how loosely they read a path; this reading takes
-//! every loosening the tests guard against at once: the query dropped, the path
-//! percent-decoded twice, overlong UTF-8 taken for the character it spells, `\` taken
-//! as `/`, a segment's `;params` dropped, trailing dots
-//! and spaces of a segment dropped (IIS), empty segments merged, dot segments resolved
-//! (RFC 3986 §5.2.4), and case ignored as Unicode-aware comparisons ignore it (each
+//! Frameworks and servers differ in how loosely they read a path, and each loosening can
+//! be there or not: the path percent-decoded up to twice, `\` taken as `/`, a segment's
+//! `;params` dropped, trailing dots and spaces of a segment dropped (IIS), dot segments
+//! resolved (RFC 3986 §5.2.4) or kept as names. [`is_below`] tries every combination; in
+//! each, the query is dropped, overlong UTF-8 is taken for the character it spells, empty
+//! segments are merged and case is ignored as Unicode-aware comparisons ignore it (each
 //! character compared by the lowercase of its uppercase, so `ı`, `ſ` and the Kelvin sign
 //! are `i`, `s` and `k`).
 
 use percent_encoding::percent_decode;
 
-/// The segments of `target` (a request target as sent or as received) as the lenient
-/// application reads them.
+/// One way of reading a path loosely; [`Reading::ALL`] holds every combination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reading {
+    /// How many times the path is percent-decoded (0 to 2).
+    pub decodes: u8,
+    /// `\` is a separator.
+    pub backslash: bool,
+    /// A segment's `;params` are dropped.
+    pub params: bool,
+    /// A segment's trailing dots and spaces are dropped (IIS).
+    pub trim: bool,
+    /// Dot segments are resolved (else `.` and `..` are names like any other).
+    pub resolve: bool,
+}
+
+impl Reading {
+    /// The most lenient reading: every loosening at once.
+    pub const MOST_LENIENT: Reading = Reading {
+        decodes: 2,
+        backslash: true,
+        params: true,
+        trim: true,
+        resolve: true,
+    };
+
+    /// Every combination of the loosenings.
+    pub fn all() -> Vec<Reading> {
+        let mut all = Vec::new();
+        for decodes in 0..=2 {
+            for flags in 0..16u8 {
+                all.push(Reading {
+                    decodes,
+                    backslash: flags & 1 != 0,
+                    params: flags & 2 != 0,
+                    trim: flags & 4 != 0,
+                    resolve: flags & 8 != 0,
+                });
+            }
+        }
+        all
+    }
+}
+
+/// The segments of `target` (a request target as sent or as received) as the most
+/// lenient application reads them.
 pub fn segments(target: &str) -> Vec<String> {
+    read(target, Reading::MOST_LENIENT)
+}
+
+/// The segments of `target` as an application reading it by `reading` sees them, case
+/// folded; empty segments merged.
+pub fn read(target: &str, reading: Reading) -> Vec<String> {
     let path = target.split(['?', '#']).next().unwrap_or_default();
-    let once: Vec<u8> = percent_decode(path.as_bytes()).collect();
-    let twice: Vec<u8> = percent_decode(&once).collect();
-    let text = decode_utf8_leniently(&twice).replace('\\', "/");
+    let mut bytes = path.as_bytes().to_vec();
+    for _ in 0..reading.decodes {
+        bytes = percent_decode(&bytes).collect();
+    }
+    let mut text = decode_utf8_leniently(&bytes);
+    if reading.backslash {
+        text = text.replace('\\', "/");
+    }
     let mut resolved: Vec<String> = Vec::new();
     for segment in text.split('/') {
-        let name = segment.split(';').next().unwrap_or_default();
-        let trimmed = name.trim_end_matches(['.', ' ']);
-        let name = match trimmed {
-            "" if name.starts_with("..") => "..",
-            "" if name.starts_with('.') => ".",
-            _ => trimmed,
-        };
+        let mut name = segment;
+        if reading.params {
+            name = name.split(';').next().unwrap_or_default();
+        }
+        if reading.trim {
+            let trimmed = name.trim_end_matches(['.', ' ']);
+            name = match trimmed {
+                "" if name.starts_with("..") => "..",
+                "" if name.starts_with('.') => ".",
+                _ => trimmed,
+            };
+        }
         match name {
-            "" | "." => {}
-            ".." => {
+            "" => {}
+            "." if reading.resolve => {}
+            ".." if reading.resolve => {
                 resolved.pop();
             }
             _ => resolved.push(name.chars().map(fold_case).collect()),
@@ -73,12 +133,15 @@ fn decode_utf8_leniently(bytes: &[u8]) -> String {
     text
 }
 
-/// Whether the lenient application serves `target` from below `denied` (a path such as
-/// `/admin`, compared segment by segment ignoring case as [`segments`] does).
+/// Whether some application serves `target` from below `denied` (a path such as
+/// `/admin`): whether any [`Reading`] of `target` starts with the segments of `denied`,
+/// compared ignoring case as [`read`] does.
 pub fn is_below(target: &str, denied: &str) -> bool {
     let denied = segments(denied);
-    let read = segments(target);
-    read.len() >= denied.len() && read.iter().zip(&denied).all(|(a, b)| a == b)
+    Reading::all().into_iter().any(|reading| {
+        let read = read(target, reading);
+        read.len() >= denied.len() && read.iter().zip(&denied).all(|(a, b)| a == b)
+    })
 }
 
 /// A character compared ignoring case: the lowercase of its uppercase, where each is a
@@ -134,6 +197,10 @@ mod tests {
         }
         assert!(is_below("/Admin/x", "/admin"));
         assert!(!is_below("/administrator", "/admin"));
+        // Below for an application that keeps `...` as a name, not for one that trims it.
+        assert!(is_below("/admin/...", "/admin"));
+        assert!(is_below("/x/..%3Bx/admin/...", "/admin"));
+        assert_eq!(segments("/admin/..."), Vec::<String>::new());
     }
 
     #[test]

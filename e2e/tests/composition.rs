@@ -9,8 +9,9 @@
 //! UTF-8, every non-ASCII letter that Unicode case folding reads as one of its letters,
 //! trailing dots and spaces) in every surrounding (dot segments plain, encoded,
 //! double-encoded and overlong, `..;`, backslashes raw and encoded, slash runs, `;params`
-//! raw, encoded and double-encoded, queries, fragments, NUL). What reaches the
-//! application is read as [`wasmesh_e2e::lenient`] reads it.
+//! raw, encoded and double-encoded, segments of dots and spaces, queries, fragments,
+//! NUL). What reaches the application is read in every way [`wasmesh_e2e::lenient`]
+//! knows (each combination of the loosenings); none may be below `/admin`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -129,6 +130,10 @@ const PREFIXES: &[&str] = &[
     "/x/..%20/",
     "/x/.../",
     "/x/.. /",
+    "/x/..%3Bx/",
+    "/x/..%3B/",
+    "/x/%EF%BC%8E%EF%BC%8E/",
+    "/x%EF%BC%8F..%EF%BC%8F",
 ];
 
 /// What comes after the name.
@@ -157,6 +162,15 @@ const SUFFIXES: &[&str] = &[
     "%2fusers",
     "%5Cusers",
     "\\users",
+    "/...",
+    "/..%20",
+    "/..%3B",
+    "/..%3Bx/users",
+    "/.%20",
+    "/%3B/users",
+    "/;x/users",
+    "/%EF%BC%8E%EF%BC%8E",
+    "%EF%BC%8F..",
 ];
 
 /// Every hostile target, once each, in a fixed order.

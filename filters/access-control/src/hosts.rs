@@ -44,7 +44,7 @@ impl HostPattern {
             ));
         }
         if let Some(port) = port {
-            if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
+            if port.parse::<u16>().is_err() || !port.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(format!("`{pattern}` has an invalid port"));
             }
         }
@@ -66,14 +66,26 @@ impl HostPattern {
         let read = if self.lenient {
             lenient::authority(authority)
         } else {
-            std::str::from_utf8(authority).ok().map(Into::into)
+            match std::str::from_utf8(authority) {
+                Ok(text) => text.into(),
+                Err(_) => return false,
+            }
         };
-        let Some(authority) = read else {
-            return false;
+        let (host, port) = if self.lenient {
+            split_port_leniently(&read)
+        } else {
+            split_port(&read)
         };
-        let (host, port) = split_port(&authority);
         if let Some(wanted) = &self.port {
-            if port != Some(wanted.as_ref()) {
+            let same = match port {
+                // A server reads `:08443` as port 8443.
+                Some(port) if self.lenient => {
+                    port.trim_start_matches('0') == wanted.trim_start_matches('0')
+                }
+                Some(port) => port == wanted.as_ref(),
+                None => false,
+            };
+            if !same {
                 return false;
             }
         }
@@ -99,16 +111,35 @@ fn is_bracketed_ip(host: &str) -> bool {
         .is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok())
 }
 
-/// Splits `host:port`; `[v6]:port` keeps the brackets on the host.
+/// Splits `host:port` as a lenient server does: at the first `:` (`a.org:1:2` is the host
+/// `a.org`); `[v6]:port` keeps the brackets on the host.
+fn split_port_leniently(authority: &str) -> (&str, Option<&str>) {
+    split_at_port(authority, true)
+}
+
+/// Splits `host:port` at the last `:`; `[v6]:port` keeps the brackets on the host.
 fn split_port(authority: &str) -> (&str, Option<&str>) {
-    if authority.starts_with('[') {
-        return match authority.split_once("]:") {
-            Some((host, port)) => (authority.get(..host.len() + 1).unwrap_or(host), Some(port)),
-            None => (authority, None),
-        };
-    }
-    match authority.rsplit_once(':') {
-        Some((host, port)) => (host, Some(port)),
+    split_at_port(authority, false)
+}
+
+fn split_at_port(authority: &str, first: bool) -> (&str, Option<&str>) {
+    let bytes = authority.as_bytes();
+    let colon = if bytes.first() == Some(&b'[') {
+        bytes
+            .iter()
+            .position(|&b| b == b']')
+            .map(|close| close + 1)
+            .filter(|&after| bytes.get(after) == Some(&b':'))
+    } else if first {
+        bytes.iter().position(|&b| b == b':')
+    } else {
+        bytes.iter().rposition(|&b| b == b':')
+    };
+    match colon {
+        Some(at) => (
+            authority.get(..at).unwrap_or(authority),
+            authority.get(at + 1..),
+        ),
         None => (authority, None),
     }
 }
@@ -149,6 +180,8 @@ mod tests {
             "user@api.example.org:8443",
             "%61pi.example.org:8443",
             "%2561pi.Example.org:8443",
+            "evil%40api.example.org:8443",
+            "api.example.org:08443",
         ] {
             assert!(p.matches(inside.as_bytes()), "{inside}");
         }
@@ -161,6 +194,15 @@ mod tests {
         }
         let w = HostPattern::compile("*.example.org", true).unwrap();
         assert!(w.matches(b"a.example.org.") && !w.matches(b"example.org."));
+        let any_port = HostPattern::compile("api.example.org", true).unwrap();
+        for inside in [
+            "api.example.org:1:2",
+            "api.example.org:%FF",
+            "api.example.org:x",
+        ] {
+            assert!(any_port.matches(inside.as_bytes()), "{inside}");
+        }
+        assert!(HostPattern::compile("api.example.org:99999", true).is_err());
     }
 
     #[test]

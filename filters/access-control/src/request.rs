@@ -95,8 +95,9 @@ impl AccessControl {
             Verdict::deny(builtin::REPEATED_IDENTITY_HEADER, name)
         } else if let Some((rule, reason)) = path_refusal {
             Verdict::deny(rule, reason)
-        } else if let Some(path) = match_path {
-            let lenient_path = self.policy.lenient_path(path);
+        } else if let Some((path, Ok(lenient_path))) =
+            match_path.map(|path| (path, self.policy.lenient_path(path)))
+        {
             let view = RequestView {
                 method: Method::parse(method),
                 path,
@@ -109,6 +110,8 @@ impl AccessControl {
                 self.report(Outcome::Logged, rule, &identity, method, log_path, None);
             }
             self.evaluate(&view, &headers, scanned.method_override)
+        } else if match_path.is_some() {
+            Verdict::deny(builtin::AMBIGUOUS_PATH, "ambiguous_segment")
         } else {
             Verdict::deny(builtin::INVALID_PATH, "missing_path")
         };

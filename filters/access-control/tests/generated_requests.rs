@@ -22,9 +22,7 @@ use access_control::AccessControl;
 use header_normalization::HeaderNormalization;
 use proptest::prelude::*;
 use std::cell::Cell;
-use wasmesh_fuzz_strategies::config::{
-    access_control, access_control_with, AccessControlConfig, AC_BUILTIN_RULES,
-};
+use wasmesh_fuzz_strategies::config::{access_control, access_control_with, AccessControlConfig};
 use wasmesh_fuzz_strategies::path::{options, options_json};
 use wasmesh_fuzz_strategies::request::{request, values_of, Request};
 use wasmesh_fuzz_strategies::{note_input, run};
@@ -95,7 +93,8 @@ fn check(config: &AccessControlConfig, decision: &Decision) -> Result<(), TestCa
         // Past `tag_set_cap` every tag is `other`; the default cap is not reached here.
         prop_assert!(false, "tag set cap reached: {}", decision.counted);
     }
-    let known = config.rules.contains(&rule.as_str()) || AC_BUILTIN_RULES.contains(&rule.as_str());
+    let known = config.rules.contains(&rule.as_str())
+        || access_control::policy::builtin::ALL.contains(&rule.as_str());
     prop_assert!(
         known || rule == "-" || rule.is_empty(),
         "unknown rule {}",

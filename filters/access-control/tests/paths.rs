@@ -172,14 +172,28 @@ fn deny_rules_hold_for_applications_that_read_paths_leniently() {
             "{path}"
         );
     }
-    for path in [
-        "/administrator",
-        "/x/admin",
-        "/admin2;x",
-        "/;admin",
-        "/adm%C3%ADn",
-    ] {
+    for path in ["/administrator", "/x/admin", "/admin2;x", "/adm%C3%ADn"] {
         assert_eq!(denied_by(&host, peer, path, &[]), None, "{path}");
+    }
+    // Segments that lenient applications read as dot segments or as nothing: no rule can
+    // say where such a path leads (`/admin/...` is `/admin/...` to one application and
+    // `/` to another), so it is refused whatever the rules.
+    for path in [
+        "/admin/...",
+        "/admin/..%20",
+        "/admin/..%3B",
+        "/admin/..%3Bx/users",
+        "/x/..%3Bx/admin/...",
+        "/;admin",
+        "/users/;x/delete",
+        "/users/%3B/delete",
+        "/public/.%20/x",
+    ] {
+        assert_eq!(
+            denied_by(&host, peer, path, &[]).as_deref(),
+            Some("ambiguous_path"),
+            "{path}"
+        );
     }
     let kelvin = host_with_rule(r#"{"prefix": "/kube"}"#, "");
     assert_eq!(
@@ -198,6 +212,27 @@ fn host_with_rule(paths: &str, extra: &str) -> wasmesh_sdk::testing::Host {
               {{"name": "frontend", "action": "allow", "callers": ["frontend"]}}
             ]}}"#
     ))
+}
+
+#[test]
+fn escaped_slashes_kept_encoded_never_hide_a_denied_path() {
+    let host = host(&no_admin(
+        r#""path": {"canonicalization": {"escaped_slashes": "keep"}},"#,
+    ));
+    let peer = Peer::Mtls(FRONTEND);
+    for path in [
+        "/admin%2Fx",
+        "/admin;x%2Fy",
+        "/admin/..%2F",
+        "/x%2F..%2Fadmin",
+    ] {
+        assert_eq!(
+            denied_by(&host, peer, path, &[]).as_deref(),
+            Some("ambiguous_path"),
+            "{path}"
+        );
+    }
+    assert_eq!(denied_by(&host, peer, "/public/x", &[]), None);
 }
 
 #[test]

@@ -174,17 +174,6 @@ pub const RULES: &[(&str, &str)] = &[
     ),
 ];
 
-/// The names of the built-in rules of access-control.
-pub const AC_BUILTIN_RULES: &[&str] = &[
-    "repeated_identity_header",
-    "invalid_path",
-    "non_canonical_path",
-    "method_override",
-    "repeated_header",
-    "default",
-    "unlisted_endpoint",
-];
-
 /// A valid access-control configuration with random options, using path options `path`.
 pub fn access_control_with(path: PathOptions) -> BoxedStrategy<AccessControlConfig> {
     let sources = (

@@ -54,7 +54,7 @@ impl Policy {
             default_action: defaults.0,
             unlisted_endpoints: defaults.1,
             condition_headers: Vec::new(),
-            lenience: None,
+            lenience,
         };
         let mut names: Vec<&str> = Vec::with_capacity(rules.len());
         for (index, config) in rules.iter().enumerate() {
@@ -85,10 +85,6 @@ impl Policy {
                 RuleAction::Deny => policy.deny.push(rule),
                 RuleAction::Log => policy.log.push(rule),
             }
-        }
-        let lenient_paths = policy.deny.iter().chain(&policy.log);
-        if lenient_paths.into_iter().any(|rule| rule.paths.is_some()) {
-            policy.lenience = Some(lenience);
         }
         Ok(policy)
     }

@@ -13,7 +13,7 @@ use crate::callers::{Caller, CallerSet};
 use crate::conditions::HeaderCondition;
 use crate::config::DefaultAction;
 use crate::hosts::HostPattern;
-use crate::lenient::Lenience;
+use crate::lenient::{Ambiguous, Lenience};
 use crate::method::{Method, MethodSet};
 use crate::paths::PathPattern;
 use std::borrow::Cow;
@@ -29,6 +29,9 @@ pub mod builtin {
     pub const INVALID_PATH: &str = "invalid_path";
     /// A path that is not canonical while `path.non_canonical` is `deny`.
     pub const NON_CANONICAL_PATH: &str = "non_canonical_path";
+    /// A path with a segment that lenient applications read as a separator or a dot
+    /// segment (`...`, `..%20`, `;x`), so no rule can say where it leads.
+    pub const AMBIGUOUS_PATH: &str = "ambiguous_path";
     /// A method-override header that is refused or cannot be evaluated.
     pub const METHOD_OVERRIDE: &str = "method_override";
     /// The caller-name header or `x-forwarded-client-cert` appears more than once.
@@ -36,11 +39,12 @@ pub mod builtin {
     /// A header read by a rule's condition appears more than once.
     pub const REPEATED_HEADER: &str = "repeated_header";
     /// Every built-in name.
-    pub const ALL: [&str; 7] = [
+    pub const ALL: [&str; 8] = [
         DEFAULT,
         UNLISTED_ENDPOINT,
         INVALID_PATH,
         NON_CANONICAL_PATH,
+        AMBIGUOUS_PATH,
         METHOD_OVERRIDE,
         REPEATED_IDENTITY_HEADER,
         REPEATED_HEADER,
@@ -153,18 +157,16 @@ pub struct Policy {
     default_action: DefaultAction,
     unlisted_endpoints: DefaultAction,
     condition_headers: Vec<Box<str>>,
-    /// How deny and log rules read requests; `None` when none of them names paths.
-    lenience: Option<Lenience>,
+    /// How deny and log rules read requests.
+    lenience: Lenience,
 }
 
 impl Policy {
-    /// The reading of the canonical `path` that deny and log rules match: the path
-    /// itself when no such rule names paths.
-    pub fn lenient_path<'a>(&self, path: &'a str) -> Cow<'a, [u8]> {
-        match &self.lenience {
-            Some(lenience) => lenience.path(path.as_bytes()),
-            None => Cow::Borrowed(path.as_bytes()),
-        }
+    /// The reading of the canonical `path` that deny and log rules match, or
+    /// [`Ambiguous`] when lenient applications read a segment of it as a separator or a
+    /// dot segment (refused as `ambiguous_path`, whatever the rules).
+    pub fn lenient_path<'a>(&self, path: &'a str) -> Result<Cow<'a, [u8]>, Ambiguous> {
+        self.lenience.path(path.as_bytes())
     }
 
     /// Decides on a request: deny rules, then allow rules, then the defaults.
@@ -246,7 +248,7 @@ mod tests {
         caller: Option<&Caller>,
         headers: &HeaderMap,
     ) -> (bool, String) {
-        let lenient = policy.lenient_path(path);
+        let lenient = policy.lenient_path(path).unwrap();
         let view = RequestView {
             method: Method::parse(method.as_bytes()),
             path,
