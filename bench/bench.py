@@ -258,6 +258,23 @@ def free_ports(count):
             s.close()
 
 
+def admin_get(admin, path, method="GET"):
+    """The body of an Envoy admin endpoint (`admin` is host:port)."""
+    request = urllib.request.Request(f"http://{admin}{path}", method=method)
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return response.read().decode()
+
+
+def admin_stats(admin):
+    """Every counter and gauge of Envoy's admin /stats, by name."""
+    values = {}
+    for line in admin_get(admin, "/stats").splitlines():
+        name, _, value = line.rpartition(": ")
+        if value.isdigit():
+            values[name] = int(value)
+    return values
+
+
 class Envoy:
     """One Envoy process for one variant, optionally under callgrind, optionally pinned."""
 
@@ -329,17 +346,10 @@ class Envoy:
         raise BenchError(f"{self.variant.name}: Envoy not ready after {timeout}s ({self.dir})")
 
     def admin_get(self, path, method="GET"):
-        request = urllib.request.Request(f"http://{self.admin}{path}", method=method)
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.read().decode()
+        return admin_get(self.admin, path, method)
 
     def stats(self):
-        values = {}
-        for line in self.admin_get("/stats").splitlines():
-            name, _, value = line.rpartition(": ")
-            if value.isdigit():
-                values[name] = int(value)
-        return values
+        return admin_stats(self.admin)
 
     def counter_sum(self, prefix):
         return sum(v for k, v in self.stats().items() if k.startswith(prefix))

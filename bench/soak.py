@@ -38,7 +38,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # no bench/__pycache__ from the import below
@@ -239,17 +238,10 @@ class Envoy:
         return self.proc.pid
 
     def admin_get(self, path, method="GET"):
-        request = urllib.request.Request(f"http://{self.admin}{path}", method=method)
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.read().decode()
+        return bench.admin_get(self.admin, path, method)
 
     def stats(self):
-        values = {}
-        for line in self.admin_get("/stats").splitlines():
-            name, _, value = line.rpartition(": ")
-            if value.isdigit():
-                values[name] = int(value)
-        return values
+        return bench.admin_stats(self.admin)
 
     def heap_kib(self):
         """tcmalloc's figures from the admin /memory page, read now (the server.memory_*

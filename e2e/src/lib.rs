@@ -20,6 +20,7 @@
 //! * [`http`]: the raw HTTP/1.1 client.
 //! * [`lenient`]: how a lenient application reads a request path, for checking that a
 //!   denied path never reaches one.
+//! * [`modules`]: variants of a built module for delivery tests.
 //! * [`pki`]: test certificates (a CA and the leaf certificates it issues), made with
 //!   the `openssl` command-line tool.
 //! * [`registry`]: a local OCI registry (Debian's `docker-registry`) and the
@@ -31,6 +32,7 @@ pub mod echo;
 pub mod envoy;
 pub mod http;
 pub mod lenient;
+pub mod modules;
 pub mod paths;
 pub mod pki;
 pub mod process;

@@ -2,6 +2,7 @@
 //! binary are.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// Environment variable naming the Envoy binary to use instead of the one in `.venv`.
 pub const ENVOY_BIN_ENV: &str = "ENVOY_BIN";
@@ -59,4 +60,46 @@ pub fn envoy_bin() -> Result<PathBuf, String> {
             repo_root().display()
         )
     })
+}
+
+/// A binary of this workspace's package `package`, built with `cargo build -p package` in the
+/// running test's profile (when the test runs under cargo) and found beside the test
+/// executable; the error says to build it or to set `env` to it.
+pub fn build_workspace_binary(package: &str, env: &str) -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("test executable unknown: {e}"))?;
+    // target/<profile>/deps/<test> -> target/<profile>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or_else(|| format!("unexpected test executable path {}", exe.display()))?;
+    let binary = profile_dir.join(package);
+    if let Some(cargo) = std::env::var_os("CARGO") {
+        let mut command = Command::new(cargo);
+        command
+            .current_dir(repo_root())
+            .args(["build", "-q", "-p", package]);
+        if profile_dir
+            .file_name()
+            .is_some_and(|name| name == "release")
+        {
+            command.arg("--release");
+        }
+        let output = command
+            .output()
+            .map_err(|e| format!("cannot run cargo build -p {package}: {e}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "cargo build -p {package} failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+    }
+    if binary.is_file() {
+        Ok(binary)
+    } else {
+        Err(format!(
+            "{} not found: run `cargo build -p {package}`, or set {env}",
+            binary.display()
+        ))
+    }
 }

@@ -208,40 +208,5 @@ pub fn oci_tool() -> Result<PathBuf, String> {
 }
 
 fn build_oci_tool() -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("test executable unknown: {e}"))?;
-    // target/<profile>/deps/<test> -> target/<profile>
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or_else(|| format!("unexpected test executable path {}", exe.display()))?;
-    let binary = profile_dir.join("wasmesh-oci");
-    if let Some(cargo) = std::env::var_os("CARGO") {
-        let mut command = Command::new(cargo);
-        command
-            .current_dir(crate::repo_root())
-            .args(["build", "-q", "-p", "wasmesh-oci"]);
-        if profile_dir
-            .file_name()
-            .is_some_and(|name| name == "release")
-        {
-            command.arg("--release");
-        }
-        let output = command
-            .output()
-            .map_err(|e| format!("cannot run cargo build -p wasmesh-oci: {e}"))?;
-        if !output.status.success() {
-            return Err(format!(
-                "cargo build -p wasmesh-oci failed:\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            ));
-        }
-    }
-    if binary.is_file() {
-        Ok(binary)
-    } else {
-        Err(format!(
-            "{} not found: run `cargo build -p wasmesh-oci`, or set {OCI_TOOL_ENV}",
-            binary.display()
-        ))
-    }
+    crate::paths::build_workspace_binary("wasmesh-oci", OCI_TOOL_ENV)
 }

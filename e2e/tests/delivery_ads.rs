@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use wasmesh_e2e::control_plane::{self, ControlPlane};
+use wasmesh_e2e::modules::{corrupt_code, with_custom_section};
 use wasmesh_e2e::{dist_dir, http, EchoServer, Envoy, EnvoyConfig, Response};
 
 /// How long a push may take to be ACKed or NACKed.
@@ -31,64 +32,6 @@ const PUSH_TIMEOUT: Duration = Duration::from_secs(15);
 /// `dist/hello.wasm`.
 fn hello_module() -> Vec<u8> {
     std::fs::read(dist_dir().join("hello.wasm")).unwrap()
-}
-
-fn leb128(mut value: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return out;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
-/// `module` with a custom section appended: the same filter, a different
-/// module (another hash, so Envoy starts a new VM for it).
-fn with_custom_section(module: &[u8], name: &str, payload: &[u8]) -> Vec<u8> {
-    let mut content = leb128(name.len());
-    content.extend_from_slice(name.as_bytes());
-    content.extend_from_slice(payload);
-    let mut out = module.to_vec();
-    out.push(0);
-    out.extend(leb128(content.len()));
-    out.extend(content);
-    out
-}
-
-/// Reads an unsigned LEB128 at `at`; returns the value and the next offset.
-fn read_leb128(bytes: &[u8], mut at: usize) -> (usize, usize) {
-    let (mut value, mut shift) = (0usize, 0);
-    loop {
-        let byte = bytes[at];
-        at += 1;
-        value |= usize::from(byte & 0x7f) << shift;
-        shift += 7;
-        if byte & 0x80 == 0 {
-            return (value, at);
-        }
-    }
-}
-
-/// `module` with its code section's content overwritten by 0xff: the header,
-/// the section framing and the exports are intact (wasmesh-cp's checks pass),
-/// the code is not (Envoy's V8 refuses the module).
-fn corrupt_code(module: &[u8]) -> Vec<u8> {
-    let mut out = module.to_vec();
-    let mut at = 8;
-    while at < out.len() {
-        let id = out[at];
-        let (size, start) = read_leb128(&out, at + 1);
-        if id == 10 {
-            out[start..start + size].fill(0xff);
-            return out;
-        }
-        at = start + size;
-    }
-    panic!("no code section");
 }
 
 /// A declarative file for the `hello` filter with these versions
@@ -328,7 +271,7 @@ fn bad_builds_are_refused_and_the_last_good_version_keeps_serving() {
     let app = EchoServer::start().unwrap();
     let cp = start_control_plane("v1", "[]");
     let module = hello_module();
-    cp.write_file("hello-corrupt.wasm", &corrupt_code(&module))
+    cp.write_file("hello-corrupt.wasm", &corrupt_code(&module).unwrap())
         .unwrap();
     cp.write_file("not-wasm.wasm", b"this is not a wasm module at all")
         .unwrap();

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use wasmesh_e2e::control_plane::{self, ControlPlane};
 use wasmesh_e2e::http::{self, Connection};
+use wasmesh_e2e::modules::{corrupt_code, with_custom_section};
 use wasmesh_e2e::{dist_dir, EchoServer, Envoy, EnvoyConfig, Response};
 
 /// How long a push may take to be ACKed or NACKed.
@@ -31,57 +32,6 @@ const PUSH_TIMEOUT: Duration = Duration::from_secs(15);
 const DEFAULT_GREETING: &str = "hello (default config)";
 
 // ---- modules and declarative files ---------------------------------------------------------
-
-fn leb128(mut value: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return out;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
-/// `module` with a custom section appended: the same filter, another module.
-fn with_custom_section(module: &[u8], name: &str, payload: &[u8]) -> Vec<u8> {
-    let mut content = leb128(name.len());
-    content.extend_from_slice(name.as_bytes());
-    content.extend_from_slice(payload);
-    let mut out = module.to_vec();
-    out.push(0);
-    out.extend(leb128(content.len()));
-    out.extend(content);
-    out
-}
-
-/// `module` with its code section's bytes overwritten: wasmesh-cp's checks
-/// pass (header, sections, exports), Envoy's V8 refuses it (a NACK).
-fn corrupt_code(module: &[u8]) -> Vec<u8> {
-    let mut out = module.to_vec();
-    let mut at = 8;
-    while at < out.len() {
-        let id = out[at];
-        let (mut size, mut shift, mut next) = (0usize, 0, at + 1);
-        loop {
-            let byte = out[next];
-            next += 1;
-            size |= usize::from(byte & 0x7f) << shift;
-            shift += 7;
-            if byte & 0x80 == 0 {
-                break;
-            }
-        }
-        if id == 10 {
-            out[next..next + size].fill(0xff);
-            return out;
-        }
-        at = next + size;
-    }
-    panic!("no code section");
-}
 
 /// A control plane with `hello-v1.wasm`, `hello-v2.wasm` (another module)
 /// and `hello-corrupt.wasm` in its directory, serving `declaration`.
@@ -94,7 +44,7 @@ fn start_control_plane(declaration: &str) -> ControlPlane {
             "hello-v2.wasm",
             with_custom_section(&module, "wasmesh.test", b"v2"),
         ),
-        ("hello-corrupt.wasm", corrupt_code(&module)),
+        ("hello-corrupt.wasm", corrupt_code(&module).unwrap()),
         ("wasmesh-cp.json", declaration.as_bytes().to_vec()),
     ];
     for (name, bytes) in files {
