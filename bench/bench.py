@@ -275,6 +275,28 @@ def admin_stats(admin):
     return values
 
 
+def wait_for_envoy(proc, address_file, front_port, timeout):
+    """Waits until Envoy (`proc`, writing its admin address to `address_file`) is LIVE and its
+    front listener on `front_port` accepts connections. Returns (admin address, None), or
+    (None, "exited") / (None, "not ready") when it exits or `timeout` seconds pass first."""
+    admin = None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return None, "exited"
+        if admin is None and address_file.exists() and address_file.read_text().strip():
+            admin = address_file.read_text().strip()
+        if admin:
+            try:
+                if admin_get(admin, "/ready").strip() == "LIVE":
+                    with socket.create_connection(("127.0.0.1", front_port), 1):
+                        return admin, None
+            except OSError:
+                pass
+        time.sleep(0.2)
+    return None, "not ready"
+
+
 class Envoy:
     """One Envoy process for one variant, optionally under callgrind, optionally pinned."""
 
@@ -328,22 +350,12 @@ class Envoy:
         return self.proc.pid
 
     def _wait_ready(self, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise BenchError(f"{self.variant.name}: Envoy exited; see {self.dir}/output.log")
-            address = self.dir / "admin.address"
-            if self.admin is None and address.exists() and address.read_text().strip():
-                self.admin = address.read_text().strip()
-            if self.admin:
-                try:
-                    if self.admin_get("/ready").strip() == "LIVE":
-                        with socket.create_connection(("127.0.0.1", self.front_port), 1):
-                            return
-                except OSError:
-                    pass
-            time.sleep(0.2)
-        raise BenchError(f"{self.variant.name}: Envoy not ready after {timeout}s ({self.dir})")
+        self.admin, why = wait_for_envoy(self.proc, self.dir / "admin.address", self.front_port,
+                                         timeout)
+        if why == "exited":
+            raise BenchError(f"{self.variant.name}: Envoy exited; see {self.dir}/output.log")
+        if why:
+            raise BenchError(f"{self.variant.name}: Envoy not ready after {timeout}s ({self.dir})")
 
     def admin_get(self, path, method="GET"):
         return admin_get(self.admin, path, method)

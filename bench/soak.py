@@ -33,7 +33,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -216,22 +215,11 @@ class Envoy:
              "--admin-address-path", str(address_file), "--log-path", str(self.dir / "envoy.log"),
              "-l", "warning"],
             stdout=self.output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        self.admin = None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SoakError("Envoy exited")
-            if self.admin is None and address_file.exists() and address_file.read_text().strip():
-                self.admin = address_file.read_text().strip()
-            if self.admin:
-                try:
-                    if self.admin_get("/ready").strip() == "LIVE":
-                        with socket.create_connection(("127.0.0.1", self.front_port), 1):
-                            return
-                except OSError:
-                    pass
-            time.sleep(0.2)
-        raise SoakError(f"Envoy not ready after 60 s ({self.dir})")
+        self.admin, why = bench.wait_for_envoy(self.proc, address_file, self.front_port, 60)
+        if why == "exited":
+            raise SoakError("Envoy exited")
+        if why:
+            raise SoakError(f"Envoy not ready after 60 s ({self.dir})")
 
     @property
     def pid(self):

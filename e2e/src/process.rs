@@ -101,6 +101,20 @@ pub(crate) fn kill_and_reap(child: &mut Child) -> Option<ExitStatus> {
     child.wait().ok()
 }
 
+/// Stops `child`: SIGTERM, then up to `timeout` for it to exit, then SIGKILL; reaps it.
+pub(crate) fn terminate(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    if let Ok(Some(status)) = child.try_wait() {
+        return Some(status);
+    }
+    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: kill(2) with the pid of our own unreaped child.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+    }
+    wait_with_timeout(child, timeout).or_else(|| kill_and_reap(child))
+}
+
 /// Whether a process with `pid` exists (a zombie counts as existing).
 pub fn process_exists(pid: u32) -> bool {
     Path::new("/proc").join(pid.to_string()).exists()

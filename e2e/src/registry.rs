@@ -164,18 +164,7 @@ impl Registry {
         if self.exit_status.is_some() {
             return;
         }
-        if let Ok(Some(status)) = self.child.try_wait() {
-            self.exit_status = Some(status);
-            return;
-        }
-        if let Ok(pid) = libc::pid_t::try_from(self.child.id()) {
-            // SAFETY: kill(2) with the pid of our own unreaped child.
-            unsafe {
-                libc::kill(pid, libc::SIGTERM);
-            }
-        }
-        self.exit_status = process::wait_with_timeout(&mut self.child, STOP_TIMEOUT)
-            .or_else(|| process::kill_and_reap(&mut self.child));
+        self.exit_status = process::terminate(&mut self.child, STOP_TIMEOUT);
     }
 }
 
