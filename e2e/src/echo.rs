@@ -4,22 +4,48 @@
 //!
 //! The JSON body is
 //! `{"method": "...", "path": "...", "headers": [["name", "value"], ...], "body_bytes": N}`
-//! with header fields in the order received, repeated fields as separate
-//! entries, names lowercased and values as received (lossy UTF-8).
+//! with names lowercased and values as received (lossy UTF-8). Header fields come
+//! grouped by name, the names in the order each first appeared; the fields of a
+//! repeated name are separate entries in the order received.
 //! Every response carries `x-echo: 1`, which tells an application response
 //! from a reply Envoy generated itself.
+//!
+//! HTTP is hyper's, on a tokio runtime of the server's own thread, with
+//! `TCP_NODELAY` on every connection. Handlers are plain functions and may block
+//! (a handler calling another service is the usual case): each runs on tokio's
+//! blocking pool. A request hyper cannot parse gets hyper's own `400` (no
+//! `x-echo`) and never reaches the handler.
 
-use std::io::{BufReader, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::wire::{self, BodyFraming};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{self, HeaderName, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
 
-/// How long a connection may stay idle before the server closes it.
+use crate::wire;
+
+/// How long a client may take to send a request head, including the wait for
+/// the next request on a kept-alive connection.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The most header fields a request may have (hyper's default is 100; a request
+/// Envoy accepted with 100 fields arrives with the ones Envoy adds).
+const MAX_HEADERS: usize = 1024;
+/// The largest request body read.
+const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// How long a stopping server waits for handlers still running.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+/// The pause after a failed `accept` (out of file descriptors, say) before the next.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 
 /// A request as the application received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,11 +92,14 @@ impl EchoRequest {
 /// The response a handler returns. The server adds `content-length`,
 /// `x-echo: 1` and, when closing, `connection: close`; handler fields with
 /// the names `content-length`, `transfer-encoding` or `connection` are dropped.
+/// A status or header field that is not valid HTTP makes the server answer
+/// `500` instead, saying which.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EchoResponse {
     /// The status code.
     pub status: u16,
-    /// Header fields to send, in order.
+    /// Header fields to send, in order (the fields of a repeated name are sent
+    /// together, where the name first appears).
     pub headers: Vec<(String, String)>,
     /// The body.
     pub body: Vec<u8>,
@@ -111,12 +140,10 @@ impl EchoResponse {
 
 type Handler = dyn Fn(&EchoRequest) -> EchoResponse + Send + Sync;
 
-/// State shared by the server handle and its threads.
+/// State shared by the server handle and its connections.
 struct Shared {
-    stopping: AtomicBool,
     handler: Box<Handler>,
     received: Mutex<Vec<EchoRequest>>,
-    connections: Mutex<Vec<(TcpStream, JoinHandle<()>)>>,
 }
 
 /// Locks `mutex`, ignoring poisoning (a panicking handler must not wedge the server).
@@ -126,11 +153,13 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// A threaded HTTP/1.1 server on `127.0.0.1` with keep-alive; stops on drop.
+/// An HTTP/1.1 server on `127.0.0.1` with keep-alive; stops on drop.
 pub struct EchoServer {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    accept_thread: Option<JoinHandle<()>>,
+    /// Dropped to stop the server.
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for EchoServer {
@@ -159,26 +188,41 @@ impl EchoServer {
         port: u16,
         handler: impl Fn(&EchoRequest) -> EchoResponse + Send + Sync + 'static,
     ) -> Result<Self, String> {
-        let listener = TcpListener::bind(("127.0.0.1", port))
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))
             .map_err(|e| format!("echo server bind to 127.0.0.1:{port} failed: {e}"))?;
         let addr = listener
             .local_addr()
             .map_err(|e| format!("echo server address unknown: {e}"))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| format!("echo server listener: {e}"))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("echo server runtime failed to start: {e}"))?;
+        let listener = {
+            let _context = runtime.enter();
+            TcpListener::from_std(listener).map_err(|e| format!("echo server listener: {e}"))?
+        };
         let shared = Arc::new(Shared {
-            stopping: AtomicBool::new(false),
             handler: Box::new(handler),
             received: Mutex::new(Vec::new()),
-            connections: Mutex::new(Vec::new()),
         });
-        let accept_shared = Arc::clone(&shared);
-        let accept_thread = std::thread::Builder::new()
-            .name(format!("echo-accept-{}", addr.port()))
-            .spawn(move || accept_loop(&listener, &accept_shared))
+        let (stop, stopped) = oneshot::channel();
+        let serving = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name(format!("echo-{}", addr.port()))
+            .spawn(move || {
+                runtime.block_on(accept_loop(listener, serving, stopped));
+                // Closes every connection; waits a little for handlers still running.
+                runtime.shutdown_timeout(STOP_GRACE);
+            })
             .map_err(|e| format!("echo server thread failed to start: {e}"))?;
         Ok(Self {
             addr,
             shared,
-            accept_thread: Some(accept_thread),
+            stop: Some(stop),
+            thread: Some(thread),
         })
     }
 
@@ -210,109 +254,83 @@ impl EchoServer {
 
 impl Drop for EchoServer {
     fn drop(&mut self) {
-        self.shared.stopping.store(true, Ordering::SeqCst);
-        // Wake the accept loop so it sees the flag.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(thread) = self.accept_thread.take() {
-            let _ = thread.join();
-        }
-        let connections = std::mem::take(&mut *lock(&self.shared.connections));
-        for (stream, _) in &connections {
-            let _ = stream.shutdown(Shutdown::Both);
-        }
-        for (_, thread) in connections {
+        // Ends the accept loop; the server's thread then closes every connection.
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
     }
 }
 
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
-    for stream in listener.incoming() {
-        if shared.stopping.load(Ordering::SeqCst) {
-            return;
-        }
-        let Ok(stream) = stream else { continue };
-        let Ok(handle_clone) = stream.try_clone() else {
-            continue;
-        };
-        let connection_shared = Arc::clone(shared);
-        let spawned = std::thread::Builder::new()
-            .name("echo-conn".to_string())
-            .spawn(move || serve_connection(stream, &connection_shared));
-        if let Ok(thread) = spawned {
-            let mut connections = lock(&shared.connections);
-            // Forget finished connections so the list stays short.
-            connections.retain(|(_, t)| !t.is_finished());
-            connections.push((handle_clone, thread));
-        }
-    }
-}
-
-fn serve_connection(stream: TcpStream, shared: &Shared) {
-    let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
-    let _ = stream.set_write_timeout(Some(IDLE_TIMEOUT));
-    let _ = stream.set_nodelay(true);
-    let mut reader = BufReader::new(stream);
+/// Accepts connections until `stop` fires (or its sender is dropped).
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: oneshot::Receiver<()>) {
     loop {
-        let head = match wire::read_head(&mut reader) {
-            Ok(Some(head)) => head,
-            Ok(None) => return,
-            Err(error) => {
-                let _ = write_response(reader.get_mut(), &bad_request(&error), false);
-                return;
-            }
+        let stream = tokio::select! {
+            _ = &mut stop => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
         };
-        let mut parts = head.start_line.split(' ');
-        let (Some(method), Some(path), Some(version), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            let _ = write_response(
-                reader.get_mut(),
-                &bad_request("malformed request line"),
-                false,
-            );
-            return;
-        };
-        if wire::has_token(&head.headers, "expect", "100-continue")
-            && reader
-                .get_mut()
-                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-                .is_err()
-        {
-            return;
-        }
-        let framing = match wire::declared_framing(&head.headers) {
-            Ok(framing) => framing.unwrap_or(BodyFraming::Empty),
-            Err(error) => {
-                let _ = write_response(reader.get_mut(), &bad_request(&error), false);
-                return;
-            }
-        };
-        let body = match wire::read_body(&mut reader, framing) {
-            Ok(body) => body,
-            Err(error) => {
-                let _ = write_response(reader.get_mut(), &bad_request(&error), false);
-                return;
-            }
-        };
-        let keep_alive = if version == "HTTP/1.1" {
-            !wire::has_token(&head.headers, "connection", "close")
-        } else {
-            wire::has_token(&head.headers, "connection", "keep-alive")
-        };
-        let request = EchoRequest {
-            method: method.to_string(),
-            path: path.to_string(),
-            version: version.to_string(),
-            headers: head.headers,
-            body,
-        };
+        tokio::spawn(serve_connection(stream, Arc::clone(&shared)));
+    }
+}
+
+/// Serves the requests of one connection.
+async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
+    // Small responses go out at once instead of waiting for the peer's delayed ACK.
+    let _ = stream.set_nodelay(true);
+    let service = service_fn(move |request| answer(request, Arc::clone(&shared)));
+    let _ = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(IDLE_TIMEOUT)
+        .max_headers(MAX_HEADERS)
+        .auto_date_header(false)
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+}
+
+/// Reads one request, records it and answers with the handler's response.
+async fn answer(
+    request: Request<Incoming>,
+    shared: Arc<Shared>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (head, body) = request.into_parts();
+    let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => collected.to_bytes().to_vec(),
+        Err(error) => return Ok(to_http(bad_request(&error.to_string()))),
+    };
+    let request = EchoRequest {
+        method: head.method.to_string(),
+        path: head.uri.to_string(),
+        version: format!("{:?}", head.version),
+        headers: head
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body,
+    };
+    let handled = tokio::task::spawn_blocking(move || {
         let response = (shared.handler)(&request);
         lock(&shared.received).push(request);
-        if write_response(reader.get_mut(), &response, keep_alive).is_err() || !keep_alive {
-            return;
-        }
-    }
+        response
+    })
+    .await;
+    let response = handled.unwrap_or_else(|_| {
+        EchoResponse::new(500)
+            .with_header("content-type", "text/plain")
+            .with_body("the echo server's handler panicked\n")
+    });
+    Ok(to_http(response))
 }
 
 fn bad_request(reason: &str) -> EchoResponse {
@@ -321,60 +339,56 @@ fn bad_request(reason: &str) -> EchoResponse {
         .with_body(format!("bad request: {reason}\n"))
 }
 
-fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        201 => "Created",
-        204 => "No Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        304 => "Not Modified",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "Status",
+/// The hyper response for `response`: its status, its header fields but the framing
+/// ones (hyper writes those), `x-echo: 1`, and its body unless the status has none.
+fn to_http(response: EchoResponse) -> Response<Full<Bytes>> {
+    let status = StatusCode::from_u16(response.status);
+    let mut fields = Vec::with_capacity(response.headers.len());
+    for (name, value) in &response.headers {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            (Ok(name), Ok(value)) => fields.push((name, value)),
+            _ => return handler_error(&format!("invalid header field {name:?}: {value:?}")),
+        }
     }
+    let Ok(status) = status else {
+        return handler_error(&format!("invalid status {}", response.status));
+    };
+    let bodiless = status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    let body = if bodiless {
+        Bytes::new()
+    } else {
+        Bytes::from(response.body)
+    };
+    let mut http = Response::new(Full::new(body));
+    *http.status_mut() = status;
+    let headers = http.headers_mut();
+    for (name, value) in fields {
+        if name != header::CONTENT_LENGTH
+            && name != header::TRANSFER_ENCODING
+            && name != header::CONNECTION
+        {
+            headers.append(name, value);
+        }
+    }
+    headers.append("x-echo", HeaderValue::from_static("1"));
+    http
 }
 
-fn write_response(
-    stream: &mut TcpStream,
-    response: &EchoResponse,
-    keep_alive: bool,
-) -> std::io::Result<()> {
-    let mut out = format!(
-        "HTTP/1.1 {} {}\r\n",
-        response.status,
-        reason_phrase(response.status)
-    );
-    for (name, value) in &response.headers {
-        let lower = name.to_ascii_lowercase();
-        if lower == "content-length" || lower == "transfer-encoding" || lower == "connection" {
-            continue;
-        }
-        out.push_str(&format!("{name}: {value}\r\n"));
-    }
-    out.push_str("x-echo: 1\r\n");
-    let bodiless =
-        (100..200).contains(&response.status) || response.status == 204 || response.status == 304;
-    if !bodiless {
-        out.push_str(&format!("content-length: {}\r\n", response.body.len()));
-    }
-    if !keep_alive {
-        out.push_str("connection: close\r\n");
-    }
-    out.push_str("\r\n");
-    let mut bytes = out.into_bytes();
-    if !bodiless {
-        bytes.extend_from_slice(&response.body);
-    }
-    stream.write_all(&bytes)?;
-    stream.flush()
+/// A `500` saying what was wrong with the handler's response.
+fn handler_error(problem: &str) -> Response<Full<Bytes>> {
+    let mut http = Response::new(Full::new(Bytes::from(format!(
+        "the echo server's handler answered with an {problem}\n"
+    ))));
+    *http.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    let headers = http.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    headers.insert("x-echo", HeaderValue::from_static("1"));
+    http
 }
 
 #[cfg(test)]
@@ -425,6 +439,69 @@ mod tests {
             assert!(!connection.is_closed());
         }
         assert_eq!(server.request_count(), 2);
+    }
+
+    #[test]
+    fn closes_when_asked_and_drops_framing_fields_of_the_handler() {
+        let server = EchoServer::start_with(|_| {
+            EchoResponse::new(200)
+                .with_header("Content-Length", "99")
+                .with_header("connection", "keep-alive")
+                .with_header("x-a", "1")
+                .with_body("ok")
+        })
+        .unwrap();
+        let mut connection = http::Connection::open(server.addr()).unwrap();
+        let response = connection
+            .send(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        assert_eq!(response.status, 200);
+        assert_eq!(response.header_all("content-length"), ["2"]);
+        assert_eq!(response.header_all("connection"), ["close"]);
+        assert_eq!(response.header("x-a"), Some("1"));
+        assert_eq!(response.body_str(), "ok");
+        assert!(connection.is_closed());
+    }
+
+    #[test]
+    fn an_invalid_handler_response_gets_500() {
+        let server =
+            EchoServer::start_with(|_| EchoResponse::new(200).with_header("x-bad", "a\nb"))
+                .unwrap();
+        let response = http::get(server.addr(), "/", &[]).unwrap();
+        assert_eq!(response.status, 500);
+        assert_eq!(response.header("x-echo"), Some("1"));
+        assert!(
+            response.body_str().contains("x-bad"),
+            "{}",
+            response.body_str()
+        );
+    }
+
+    #[test]
+    fn a_blocking_handler_holds_up_only_its_own_request() {
+        // `/slow` blocks until `/fast` has been answered: 504 if it waited in vain.
+        let (entered, slow_entered) = std::sync::mpsc::channel::<()>();
+        let (answered, fast_answered) = std::sync::mpsc::channel::<()>();
+        let channels = Mutex::new((entered, fast_answered));
+        let server = EchoServer::start_with(move |request| {
+            if request.path != "/slow" {
+                return EchoResponse::echo(request);
+            }
+            let channels = lock(&channels);
+            let _ = channels.0.send(());
+            match channels.1.recv_timeout(Duration::from_secs(10)) {
+                Ok(()) => EchoResponse::new(200),
+                Err(_) => EchoResponse::new(504),
+            }
+        })
+        .unwrap();
+        let addr = server.addr();
+        let slow = std::thread::spawn(move || http::get(addr, "/slow", &[]).unwrap().status);
+        slow_entered.recv().unwrap();
+        assert_eq!(http::get(addr, "/fast", &[]).unwrap().status, 200);
+        answered.send(()).unwrap();
+        assert_eq!(slow.join().unwrap(), 200);
     }
 
     #[test]

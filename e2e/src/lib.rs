@@ -22,7 +22,7 @@
 //!   denied path never reaches one.
 //! * [`modules`]: variants of a built module for delivery tests.
 //! * [`pki`]: test certificates (a CA and the leaf certificates it issues), made with
-//!   the `openssl` command-line tool.
+//!   the `rcgen` crate.
 //! * [`registry`]: a local OCI registry (Debian's `docker-registry`) and the
 //!   `wasmesh-oci` tool that pushes the module images to it.
 

@@ -4,8 +4,8 @@
 //! bundle). The filter's behaviour is tested in detail in the emulator
 //! (`filters/access-control/tests/`).
 //!
-//! Certificates are made at test time by the harness's `pki` module with the `openssl`
-//! command-line tool, and TLS requests are sent with `curl`; both must be installed.
+//! Certificates are made at test time by the harness's `pki` module (the `rcgen` crate),
+//! and TLS requests are sent with `curl`, which must be installed.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use wasmesh_e2e::control_plane::{self, ControlPlane};
-use wasmesh_e2e::modules::{corrupt_code, with_custom_section};
+use wasmesh_e2e::modules::{with_custom_section, with_unknown_import};
 use wasmesh_e2e::{dist_dir, http, EchoServer, Envoy, EnvoyConfig, Response};
 
 /// How long a push may take to be ACKed or NACKed.
@@ -271,7 +271,7 @@ fn bad_builds_are_refused_and_the_last_good_version_keeps_serving() {
     let app = EchoServer::start().unwrap();
     let cp = start_control_plane("v1", "[]");
     let module = hello_module();
-    cp.write_file("hello-corrupt.wasm", &corrupt_code(&module).unwrap())
+    cp.write_file("hello-corrupt.wasm", &with_unknown_import(&module).unwrap())
         .unwrap();
     cp.write_file("not-wasm.wasm", b"this is not a wasm module at all")
         .unwrap();
@@ -289,8 +289,8 @@ fn bad_builds_are_refused_and_the_last_good_version_keeps_serving() {
     wait_for_greeting(&envoy, "hello v1");
     let load = Load::start(envoy.listener("ingress").unwrap(), 2);
 
-    // A corrupt module and a configuration the filter refuses: sent, NACKed
-    // by Envoy with its error detail, v1 keeps serving.
+    // A module Envoy cannot load (an import it lacks) and a configuration the filter
+    // refuses: sent, NACKed by Envoy with its error detail, v1 keeps serving.
     for bad in ["corrupt", "refused"] {
         cp.write_declaration(&declaration(versions, bad, "[]"))
             .unwrap();
@@ -317,7 +317,7 @@ fn bad_builds_are_refused_and_the_last_good_version_keeps_serving() {
         state["blocked"]["reason"]
             .as_str()
             .unwrap()
-            .contains("wasm magic"),
+            .contains("not a valid wasm module"),
         "{state}"
     );
     assert_eq!(state["sent"]["version"], "refused", "garbage was not sent");

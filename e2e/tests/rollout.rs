@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use wasmesh_e2e::control_plane::{self, ControlPlane};
 use wasmesh_e2e::http::{self, Connection};
-use wasmesh_e2e::modules::{corrupt_code, with_custom_section};
+use wasmesh_e2e::modules::{with_custom_section, with_unknown_import};
 use wasmesh_e2e::{dist_dir, EchoServer, Envoy, EnvoyConfig, Response};
 
 /// How long a push may take to be ACKed or NACKed.
@@ -44,7 +44,7 @@ fn start_control_plane(declaration: &str) -> ControlPlane {
             "hello-v2.wasm",
             with_custom_section(&module, "wasmesh.test", b"v2"),
         ),
-        ("hello-corrupt.wasm", corrupt_code(&module).unwrap()),
+        ("hello-corrupt.wasm", with_unknown_import(&module).unwrap()),
         ("wasmesh-cp.json", declaration.as_bytes().to_vec()),
     ];
     for (name, bytes) in files {

@@ -24,8 +24,9 @@ pub fn json_config(data: &[u8]) {
 }
 
 fn load<F: Filter>(data: &[u8]) {
-    let first = wasmesh_sdk::load::<F>(data).err();
-    let second = wasmesh_sdk::load::<F>(data).err();
+    let host = wasmesh_testing::MemoryHost::new();
+    let first = wasmesh_sdk::load::<F>(data, &host).err();
+    let second = wasmesh_sdk::load::<F>(data, &host).err();
     assert_eq!(first, second, "{}: loading is not deterministic", F::NAME);
     if let Some(error) = first {
         let line = format!("{}: {error}", F::NAME);

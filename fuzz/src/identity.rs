@@ -3,7 +3,7 @@
 
 use crate::input::lines;
 use std::net::{IpAddr, SocketAddr};
-use wasmesh_sdk::identity::{
+use wasmesh_identity::{
     parse_source_address, parse_xfcc, Cidr, IdentityError, ServiceNameRule, SpiffeError, SpiffeId,
     SpiffeMapping, SpiffeMappingConfig, XfccElement, XfccError,
 };

@@ -16,7 +16,7 @@
 //!
 //! | target | parser |
 //! | --- | --- |
-//! | [`path`] | `wasmesh_sdk::path::canonicalize` (first byte: the options) |
+//! | [`path`] | `wasmesh_path::canonicalize` (first byte: the options) |
 //! | [`traceparent`] | `TraceParent::parse` |
 //! | [`tracestate`] | `TraceState::parse`, `tracestate::is_canonical` |
 //! | [`baggage`] | `limit_baggage`, `baggage::is_within_limits` |
@@ -26,6 +26,10 @@
 //! | [`spiffe_id`] | `SpiffeId::parse`, `SpiffeMapping::service_of` |
 //! | [`cidr`] | `Cidr::parse`, `Cidr::contains`, `parse_source_address` |
 //! | [`json_config`] | `config::json::parse`, and every filter's and the bundle's configuration |
+
+// Natively the proxy-wasm host functions the filters import are the host emulator's.
+#[cfg(not(target_arch = "wasm32"))]
+use wasmesh_testing as _;
 
 mod config;
 mod identity;

@@ -1,6 +1,6 @@
 //! The `path` target: request-target canonicalization.
 
-use wasmesh_sdk::path::{
+use wasmesh_path::{
     canonicalize, is_plainly_canonical, remove_dot_segments, DotSegmentParams, EscapedSlashes,
     Fragment, PathOptions, PathParams, PathRejection,
 };
@@ -116,11 +116,7 @@ fn early_rejection(target: &[u8], options: &PathOptions) -> Option<PathRejection
 }
 
 /// Checks an accepted target other than `*` against the documented canonical form.
-fn check_shape(
-    target: &[u8],
-    canonical: &wasmesh_sdk::path::CanonicalPath<'_>,
-    options: &PathOptions,
-) {
+fn check_shape(target: &[u8], canonical: &wasmesh_path::CanonicalPath<'_>, options: &PathOptions) {
     let text = canonical.as_str();
     let path = canonical.path();
     assert!(text.starts_with('/'), "{text:?}");

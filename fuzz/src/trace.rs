@@ -2,9 +2,9 @@
 
 use crate::input::{b3_values, lines};
 use crate::trim_ows;
-use wasmesh_sdk::trace::baggage::{self, MAX_BYTES, MAX_MEMBERS};
-use wasmesh_sdk::trace::tracestate::{self, MAX_ENTRIES};
-use wasmesh_sdk::trace::{
+use trace_propagation::trace_context::baggage::{self, MAX_BYTES, MAX_MEMBERS};
+use trace_propagation::trace_context::tracestate::{self, MAX_ENTRIES};
+use trace_propagation::trace_context::{
     limit_baggage, B3Error, B3MultiValues, HeaderValue, Sampling, TraceParent, TraceParentError,
     TraceState, B3,
 };

@@ -14,11 +14,11 @@
 
 use proptest::prelude::*;
 use std::cell::Cell;
+use trace_propagation::trace_context::{limit_baggage, B3MultiValues, TraceParent, TraceState, B3};
 use wasmesh_fuzz::input::{b3_lines, join_lines, lines};
 use wasmesh_fuzz_strategies::{self as strategies, identity, path, run, trace};
-use wasmesh_sdk::identity::{parse_xfcc, Cidr, SpiffeId};
-use wasmesh_sdk::path::canonicalize;
-use wasmesh_sdk::trace::{limit_baggage, B3MultiValues, TraceParent, TraceState, B3};
+use wasmesh_identity::{parse_xfcc, Cidr, SpiffeId};
+use wasmesh_path::canonicalize;
 
 /// Counts outcomes of generated inputs.
 struct Tally<const N: usize>([Cell<u32>; N]);
@@ -275,7 +275,8 @@ fn configuration_errors_are_one_line() {
         &br#"{"a\nb": 1}"#[..],
         br#"{"lowercase_methods": "reject\nheader-normalization: config accepted"}"#,
     ] {
-        let error = wasmesh_sdk::load::<header_normalization::HeaderNormalization>(document)
+        let host = wasmesh_testing::MemoryHost::new();
+        let error = wasmesh_sdk::load::<header_normalization::HeaderNormalization>(document, &host)
             .err()
             .unwrap()
             .to_string();
@@ -290,7 +291,11 @@ fn json_config() {
     use service_metrics::ServiceMetrics;
     use trace_propagation::TracePropagation;
     use wasmesh::WasmeshChain;
-    use wasmesh_sdk::load;
+    use wasmesh_sdk::Filter;
+
+    fn load<F: Filter>(document: &[u8]) -> Result<F, wasmesh_sdk::ConfigError> {
+        wasmesh_sdk::load::<F>(document, &wasmesh_testing::MemoryHost::new())
+    }
 
     let tally = Tally::<6>::default();
     run(file!(), 800, strategies::config::document(), |document| {

@@ -16,11 +16,11 @@
 //! (metrics count an access-control 403). A filter's code is the same in a chain as alone.
 
 use crate::config::reader::Node;
-use crate::config::{self, ConfigError, Value};
+use crate::config::{ConfigError, Value};
 use crate::filter::Filter;
 use crate::hooks::Hooks;
-use crate::http::Http;
 use crate::reply::Flow;
+use crate::seam::Host;
 use std::any::Any;
 use std::marker::PhantomData;
 
@@ -29,13 +29,13 @@ pub trait Stage {
     /// Fresh per-request state for this stage.
     fn new_stream(&self) -> Box<dyn Any>;
     /// See [`Filter::on_request_headers`].
-    fn on_request_headers(&self, stream: &mut dyn Any, http: &Http) -> Flow;
+    fn on_request_headers(&self, stream: &mut dyn Any, host: &dyn Host) -> Flow;
     /// See [`Filter::on_response_headers`].
-    fn on_response_headers(&self, stream: &mut dyn Any, http: &Http) -> Flow;
+    fn on_response_headers(&self, stream: &mut dyn Any, host: &dyn Host) -> Flow;
     /// See [`Filter::on_response_trailers`].
-    fn on_response_trailers(&self, stream: &mut dyn Any, http: &Http);
+    fn on_response_trailers(&self, stream: &mut dyn Any, host: &dyn Host);
     /// See [`Filter::on_log`].
-    fn on_log(&self, stream: &mut dyn Any, http: &Http);
+    fn on_log(&self, stream: &mut dyn Any, host: &dyn Host);
 }
 
 impl<F: Filter> Stage for F {
@@ -43,45 +43,53 @@ impl<F: Filter> Stage for F {
         Box::new(F::Stream::default())
     }
 
-    fn on_request_headers(&self, stream: &mut dyn Any, http: &Http) -> Flow {
+    fn on_request_headers(&self, stream: &mut dyn Any, host: &dyn Host) -> Flow {
         match stream.downcast_mut::<F::Stream>() {
-            Some(stream) => Filter::on_request_headers(self, stream, http),
+            Some(stream) => Filter::on_request_headers(self, stream, host),
             None => Flow::Continue,
         }
     }
 
-    fn on_response_headers(&self, stream: &mut dyn Any, http: &Http) -> Flow {
+    fn on_response_headers(&self, stream: &mut dyn Any, host: &dyn Host) -> Flow {
         match stream.downcast_mut::<F::Stream>() {
-            Some(stream) => Filter::on_response_headers(self, stream, http),
+            Some(stream) => Filter::on_response_headers(self, stream, host),
             None => Flow::Continue,
         }
     }
 
-    fn on_response_trailers(&self, stream: &mut dyn Any, http: &Http) {
+    fn on_response_trailers(&self, stream: &mut dyn Any, host: &dyn Host) {
         if let Some(stream) = stream.downcast_mut::<F::Stream>() {
-            Filter::on_response_trailers(self, stream, http);
+            Filter::on_response_trailers(self, stream, host);
         }
     }
 
-    fn on_log(&self, stream: &mut dyn Any, http: &Http) {
+    fn on_log(&self, stream: &mut dyn Any, host: &dyn Host) {
         if let Some(stream) = stream.downcast_mut::<F::Stream>() {
-            Filter::on_log(self, stream, http);
+            Filter::on_log(self, stream, host);
         }
     }
 }
 
 /// Builds one stage from its JSON configuration (`None` for an absent configuration).
-pub type StageFactory = fn(Option<crate::config::Value>) -> Result<Box<dyn Stage>, ConfigError>;
+pub type StageFactory = fn(Option<&Node<'_>>, &dyn Host) -> Result<Box<dyn Stage>, ConfigError>;
 
 /// The factory for filter `F`: its name and how to build it from JSON.
 pub fn stage<F: Filter>() -> (&'static str, StageFactory) {
-    fn build<F: Filter>(json: Option<crate::config::Value>) -> Result<Box<dyn Stage>, ConfigError> {
-        let config = match json {
-            Some(value) => config::into_config::<F::Config>(value)?,
-            None => F::default_config()
-                .ok_or_else(|| ConfigError::at("", format!("{} needs a configuration", F::NAME)))?,
+    fn build<F: Filter>(
+        config: Option<&Node<'_>>,
+        host: &dyn Host,
+    ) -> Result<Box<dyn Stage>, ConfigError> {
+        let filter = match (config, F::DEFAULT_CONFIG) {
+            (Some(config), _) => F::compile(config, host)?,
+            (None, Some(_)) => crate::filter::load::<F>(b"", host)?,
+            (None, None) => {
+                return Err(ConfigError::at(
+                    "",
+                    format!("{} needs a configuration", F::NAME),
+                ))
+            }
         };
-        Ok(Box::new(F::compile(config)?))
+        Ok(Box::new(filter))
     }
     (F::NAME, build::<F>)
 }
@@ -116,7 +124,7 @@ pub struct StageConfig {
     /// The filter's name.
     pub name: String,
     /// The filter's own configuration.
-    pub config: Option<crate::config::Value>,
+    pub config: Option<Value>,
 }
 
 impl ChainConfig {
@@ -160,12 +168,11 @@ impl<B: Bundle> Chain<B> {
 impl<B: Bundle> Filter for Chain<B> {
     const NAME: &'static str = B::NAME;
     const HOOKS: Hooks = B::HOOKS;
-    /// The JSON document, read by [`ChainConfig::read`].
-    type Config = Value;
     type Stream = ChainStream;
 
-    fn compile(json: Value) -> Result<Self, ConfigError> {
-        let config = ChainConfig::read(&Node::root(&json))?;
+    /// Reads the document with [`ChainConfig::read`], then compiles every stage.
+    fn compile(node: &Node<'_>, host: &dyn Host) -> Result<Self, ConfigError> {
+        let config = ChainConfig::read(node)?;
         if config.chain.is_empty() {
             return Err(ConfigError::at("chain", "the chain is empty"));
         }
@@ -193,7 +200,7 @@ impl<B: Bundle> Filter for Chain<B> {
             }
             seen.push(name);
             stages.push(
-                factory(stage.config)
+                factory(stage.config.as_ref().map(Node::root).as_ref(), host)
                     .map_err(|e| e.nested_in(&format!("chain[{index}].config")))?,
             );
         }
@@ -203,18 +210,18 @@ impl<B: Bundle> Filter for Chain<B> {
         })
     }
 
-    fn on_request_headers(&self, stream: &mut ChainStream, http: &Http) -> Flow {
+    fn on_request_headers(&self, stream: &mut ChainStream, host: &dyn Host) -> Flow {
         self.streams(stream);
         for (stage, state) in self.stages.iter().zip(stream.streams.iter_mut()) {
             stream.entered += 1;
-            if let Flow::Reply(reply) = stage.on_request_headers(state.as_mut(), http) {
+            if let Flow::Reply(reply) = stage.on_request_headers(state.as_mut(), host) {
                 return Flow::Reply(reply);
             }
         }
         Flow::Continue
     }
 
-    fn on_response_headers(&self, stream: &mut ChainStream, http: &Http) -> Flow {
+    fn on_response_headers(&self, stream: &mut ChainStream, host: &dyn Host) -> Flow {
         self.streams(stream);
         let entered = stream.entered;
         for (stage, state) in self
@@ -224,14 +231,14 @@ impl<B: Bundle> Filter for Chain<B> {
             .take(entered)
             .rev()
         {
-            if let Flow::Reply(reply) = stage.on_response_headers(state.as_mut(), http) {
+            if let Flow::Reply(reply) = stage.on_response_headers(state.as_mut(), host) {
                 return Flow::Reply(reply);
             }
         }
         Flow::Continue
     }
 
-    fn on_response_trailers(&self, stream: &mut ChainStream, http: &Http) {
+    fn on_response_trailers(&self, stream: &mut ChainStream, host: &dyn Host) {
         self.streams(stream);
         let entered = stream.entered;
         for (stage, state) in self
@@ -241,14 +248,14 @@ impl<B: Bundle> Filter for Chain<B> {
             .take(entered)
             .rev()
         {
-            stage.on_response_trailers(state.as_mut(), http);
+            stage.on_response_trailers(state.as_mut(), host);
         }
     }
 
-    fn on_log(&self, stream: &mut ChainStream, http: &Http) {
+    fn on_log(&self, stream: &mut ChainStream, host: &dyn Host) {
         self.streams(stream);
         for (stage, state) in self.stages.iter().zip(stream.streams.iter_mut()) {
-            stage.on_log(state.as_mut(), http);
+            stage.on_log(state.as_mut(), host);
         }
     }
 }

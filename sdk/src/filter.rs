@@ -1,85 +1,85 @@
 //! Declaring a filter and wiring it to the proxy-wasm root and HTTP contexts.
 
+use crate::config::reader::Node;
 use crate::config::{self, ConfigError};
 use crate::hooks::Hooks;
 use crate::host;
 use crate::http::Http;
 use crate::properties::{during_request, ConnectionAttributes};
 use crate::reply::Flow;
+use crate::seam::Host;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel};
-use serde::de::DeserializeOwned;
 use std::rc::Rc;
 
-/// An HTTP filter: a configuration type, a step that validates and compiles it, and the
-/// per-request callbacks.
+/// An HTTP filter: a step that reads, validates and compiles its JSON configuration, and
+/// the per-request callbacks.
 ///
 /// The implementing type *is* the compiled configuration: [`Filter::compile`] builds it
 /// once per configuration, and every request shares it (by reference count, never by
 /// cloning). Per-request state lives in [`Filter::Stream`].
+///
+/// Each callback gets the [`Host`], the one way to Envoy. Keep it thin: read what the
+/// decision needs, call the filter's own host-free decision function, and hand its
+/// [`Outcome`](crate::Outcome) to [`Host::apply_to_request`] (or
+/// [`Host::apply_to_response`]), which makes the edits and returns the [`Flow`].
 pub trait Filter: Sized + 'static {
     /// The filter's name, used in log lines and error messages (e.g. `hello`).
     const NAME: &'static str;
-    /// The JSON configuration, usually `#[serde(deny_unknown_fields)]`; or
-    /// [`Value`](crate::config::Value), the parsed document itself, for a filter that reads
-    /// it by hand with [`config::reader`] (which keeps the deserializer out of the module).
-    type Config: DeserializeOwned + 'static;
     /// Per-request state, created fresh for every request.
     type Stream: Default + 'static;
     /// The callbacks this filter implements; the build removes the other exports so Envoy
     /// does not cross into the VM for them. Declare exactly the hooks you override.
     const HOOKS: Hooks = Hooks::ALL;
 
-    /// The configuration used when Envoy passes none (or an empty string); `None` refuses
-    /// a missing configuration.
-    fn default_config() -> Option<Self::Config> {
-        None
-    }
+    /// The configuration (JSON text) used when Envoy passes none or an empty string;
+    /// `None` refuses a missing configuration.
+    const DEFAULT_CONFIG: Option<&'static str> = None;
 
-    /// Validates and compiles the configuration. Errors name the JSON path of the field.
-    fn compile(config: Self::Config) -> Result<Self, ConfigError>;
+    /// Reads, validates and compiles the configuration with the [`config::reader`]; errors
+    /// name the JSON path of the field. `host` answers attribute reads such as the node
+    /// metadata (there is no request yet).
+    fn compile(config: &Node<'_>, host: &dyn Host) -> Result<Self, ConfigError>;
 
     /// The request headers arrived.
-    fn on_request_headers(&self, _stream: &mut Self::Stream, _http: &Http) -> Flow {
+    fn on_request_headers(&self, _stream: &mut Self::Stream, _host: &dyn Host) -> Flow {
         Flow::Continue
     }
 
     /// The response headers arrived (or a local reply is being sent).
-    fn on_response_headers(&self, _stream: &mut Self::Stream, _http: &Http) -> Flow {
+    fn on_response_headers(&self, _stream: &mut Self::Stream, _host: &dyn Host) -> Flow {
         Flow::Continue
     }
 
     /// The response trailers arrived.
-    fn on_response_trailers(&self, _stream: &mut Self::Stream, _http: &Http) {}
+    fn on_response_trailers(&self, _stream: &mut Self::Stream, _host: &dyn Host) {}
 
     /// The stream is over (completed, replied locally, or reset): the place for metrics and
     /// access logs. Runs for every request, whatever happened to it.
-    fn on_log(&self, _stream: &mut Self::Stream, _http: &Http) {}
+    fn on_log(&self, _stream: &mut Self::Stream, _host: &dyn Host) {}
 }
 
 /// Parses and compiles a configuration: JSON bytes in, the compiled filter or a
-/// [`ConfigError`] out. Empty or whitespace-only input uses [`Filter::default_config`].
-pub fn load<F: Filter>(json: &[u8]) -> Result<F, ConfigError> {
-    let config = if json.iter().all(u8::is_ascii_whitespace) {
-        F::default_config().ok_or_else(|| {
-            ConfigError::at(
+/// [`ConfigError`] out. Empty or whitespace-only input uses [`Filter::DEFAULT_CONFIG`].
+pub fn load<F: Filter>(json: &[u8], host: &dyn Host) -> Result<F, ConfigError> {
+    let json = match (json.iter().all(u8::is_ascii_whitespace), F::DEFAULT_CONFIG) {
+        (false, _) => json,
+        (true, Some(default)) => default.as_bytes(),
+        (true, None) => {
+            return Err(ConfigError::at(
                 "",
                 "the configuration is empty; this filter needs one (see its README)",
-            )
-        })?
-    } else {
-        let value = config::json::parse(json).map_err(|e| ConfigError::at("", e.to_string()))?;
-        config::into_config::<F::Config>(value)?
+            ))
+        }
     };
-    F::compile(config)
+    let value = config::json::parse(json).map_err(|e| ConfigError::at("", e.to_string()))?;
+    F::compile(&Node::root(&value), host)
 }
 
 /// Registers `F` as this module's root context. Called from the module entry point that
 /// [`crate::export_filter!`] generates, and by emulator tests.
 pub fn register<F: Filter>() {
     crate::logging::install();
-    #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
-    crate::testing::declare_hooks(F::HOOKS);
     proxy_wasm::set_root_context(|_| Box::new(Root::<F> { filter: None }));
 }
 
@@ -97,13 +97,16 @@ impl<F: Filter> RootContext for Root<F> {
 
     fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
         crate::logging::follow_host_level();
+        // Envoy's log level can change at run time (`POST /logging`); a tick a second
+        // follows it without a host call per request.
+        host::set_tick_period(1000);
         let json = host::buffer(
             BufferType::PluginConfiguration,
             0,
             plugin_configuration_size,
         )
         .unwrap_or_default();
-        match load::<F>(&json) {
+        match load::<F>(&json, &Http::default()) {
             Ok(filter) => {
                 self.filter = Some(Rc::new(filter));
                 true
@@ -113,6 +116,10 @@ impl<F: Filter> RootContext for Root<F> {
                 false
             }
         }
+    }
+
+    fn on_tick(&mut self) {
+        crate::logging::follow_host_level();
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
@@ -145,7 +152,7 @@ impl<F: Filter> Stream<F> {
     /// Runs one of the filter's callbacks with the request's state and [`Http`], keeping
     /// the connection attributes it reads for the request's later callbacks; `None`
     /// without a filter.
-    fn run<R>(&mut self, callback: impl FnOnce(&F, &mut F::Stream, &Http) -> R) -> Option<R> {
+    fn run<R>(&mut self, callback: impl FnOnce(&F, &mut F::Stream, &dyn Host) -> R) -> Option<R> {
         let filter = self.filter.as_deref()?;
         let state = &mut self.state;
         let http = &self.http;

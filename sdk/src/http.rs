@@ -1,20 +1,20 @@
-//! Reading and changing the current request and response, through the host.
+//! The SDK's [`Host`]: Envoy, through the proxy-wasm ABI, for one stream.
 
 use crate::headers::HeaderMap;
 use crate::host;
+use crate::metrics::MetricKind;
+use crate::properties::{AttributeBatch, AttributeValues};
 use crate::reply::LocalReply;
-use proxy_wasm::types::MapType;
-use std::cell::{Ref, RefCell};
+use crate::seam::{HeaderEdit, Host, MetricChange, VerifiedCaller};
+use proxy_wasm::types::{MapType, MetricType};
+use std::cell::RefCell;
 use std::rc::Rc;
 
-/// The request and response of one stream, from its first callback to its last.
-///
-/// A handle to the host: every method reads or changes Envoy's header maps of the stream.
-/// Header names are lowercase, as Envoy keeps them.
+/// Envoy, for one stream from its first callback to its last.
 ///
 /// The request headers are read from the host once per request and shared: every
-/// [`Http::request_headers`] of the request's callbacks (and every stage of a
-/// [`crate::chain::Chain`]) gets the same map, which the request header changes made through
+/// [`Host::request_headers`] of the request's callbacks (and every stage of a
+/// [`crate::chain::Chain`]) gets the same map, which the request header edits made through
 /// this handle keep up to date, in place. In the callbacks after the request headers
 /// (response, log) it is the request as it left this filter: changes made by filters
 /// after it in Envoy's chain are not seen. Changes that would not change the map
@@ -22,23 +22,12 @@ use std::rc::Rc;
 /// the host at all.
 ///
 /// Stages of a chain hand on what they learned through it: the caller an access-control
-/// stage verified ([`Http::verified_caller`]) is the one a metrics stage labels by.
+/// stage verified ([`Host::verified_caller`]) is the one a metrics stage labels by.
 #[derive(Debug, Default)]
-pub struct Http {
+pub(crate) struct Http {
     request: RefCell<Option<Rc<HeaderMap>>>,
     pending: RefCell<PendingChanges>,
-    caller: RefCell<Option<VerifiedCaller>>,
-}
-
-/// A caller whose identity a filter verified (from the mTLS peer certificate, or from a
-/// header it trusts by configuration), handed on to the filters after it in the same
-/// module.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct VerifiedCaller {
-    /// The caller's service name.
-    pub service: String,
-    /// Its SPIFFE ID, when it came from a certificate.
-    pub spiffe_id: Option<String>,
+    caller: RefCell<Option<Rc<VerifiedCaller>>>,
 }
 
 /// Request header changes made while a stage held the shared copy (so it could not be
@@ -97,9 +86,8 @@ fn apply(headers: &mut HeaderMap, kind: Change, name: &str, value: &[u8]) {
 }
 
 impl Http {
-    /// All request headers, pseudo-headers (`:method`, `:path`, `:authority`, `:scheme`)
-    /// included, every value of repeated headers kept.
-    pub fn request_headers(&self) -> Rc<HeaderMap> {
+    /// See [`Host::request_headers`].
+    fn shared_request_headers(&self) -> Rc<HeaderMap> {
         if let Ok(mut cached) = self.request.try_borrow_mut() {
             if let Some(headers) = cached.as_mut() {
                 if let Ok(mut pending) = self.pending.try_borrow_mut() {
@@ -114,26 +102,6 @@ impl Http {
             return headers;
         }
         Rc::new(host::header_map(MapType::HttpRequestHeaders))
-    }
-
-    /// The first value of a request header. Hides repeats: read
-    /// [`Http::request_headers`] where a decision depends on the header.
-    pub fn request_header(&self, name: &str) -> Option<Vec<u8>> {
-        let touched = self.pending.try_borrow().is_ok_and(|p| p.touches(name));
-        if touched && self.has_copy() {
-            return self.request_headers().first(name).map(<[u8]>::to_vec);
-        }
-        match self.with_copy(name, |headers| headers.first(name).map(<[u8]>::to_vec)) {
-            Some(value) => value,
-            None => host::header_value(MapType::HttpRequestHeaders, name),
-        }
-    }
-
-    /// Whether the request headers were read in this request and are still followed.
-    fn has_copy(&self) -> bool {
-        self.request
-            .try_borrow()
-            .is_ok_and(|cached| cached.is_some())
     }
 
     /// What `read` finds in the shared copy of the request headers for header `name`;
@@ -171,7 +139,7 @@ impl Http {
     }
 
     /// Replaces every value of a request header with `value` (adds it when absent).
-    pub fn set_request_header(&self, name: &str, value: &[u8]) {
+    fn set_request_header(&self, name: &str, value: &[u8]) {
         if self.with_copy(name, |headers| headers.single(name) == Ok(value)) == Some(true) {
             return;
         }
@@ -184,68 +152,99 @@ impl Http {
     /// Envoy appends a pair, except to a header it keeps in a fixed slot (`x-forwarded-for`,
     /// `user-agent`, ...) that is already there, whose value it extends with `,value`; the
     /// shared copy follows the first case and is read again after the second.
-    pub fn add_request_header(&self, name: &str, value: &[u8]) {
+    fn add_request_header(&self, name: &str, value: &[u8]) {
         let absent = self.with_copy(name, |headers| !headers.contains(name)) == Some(true);
         let changed = host::add_header(MapType::HttpRequestHeaders, name, value);
         self.follow(changed && absent, Change::Append, name, value);
     }
 
     /// Removes every value of a request header.
-    pub fn remove_request_header(&self, name: &str) {
+    fn remove_request_header(&self, name: &str) {
         if self.with_copy(name, |headers| !headers.contains(name)) == Some(true) {
             return;
         }
         let changed = host::remove_header(MapType::HttpRequestHeaders, name);
         self.follow(changed, Change::Remove, name, b"");
     }
+}
 
-    /// Hands on the caller this filter verified, for the filters after it in the module
-    /// (replacing any handed on before).
-    pub fn set_verified_caller(&self, caller: VerifiedCaller) {
-        if let Ok(mut slot) = self.caller.try_borrow_mut() {
-            *slot = Some(caller);
-        }
+impl Host for Http {
+    fn request_headers(&self) -> Rc<HeaderMap> {
+        self.shared_request_headers()
     }
 
-    /// The caller a filter before this one in the module verified, if any. Never set from
-    /// anything a client sends unless that filter's configuration trusts it.
-    pub fn verified_caller(&self) -> Option<Ref<'_, VerifiedCaller>> {
-        Ref::filter_map(self.caller.try_borrow().ok()?, Option::as_ref).ok()
-    }
-
-    /// All response headers (`:status` included), every value kept.
-    pub fn response_headers(&self) -> HeaderMap {
+    fn response_headers(&self) -> HeaderMap {
         host::header_map(MapType::HttpResponseHeaders)
     }
 
-    /// The first value of a response header.
-    pub fn response_header(&self, name: &str) -> Option<Vec<u8>> {
-        host::header_value(MapType::HttpResponseHeaders, name)
-    }
-
-    /// Replaces every value of a response header with `value`.
-    pub fn set_response_header(&self, name: &str, value: &[u8]) {
-        host::replace_header(MapType::HttpResponseHeaders, name, value);
-    }
-
-    /// Adds one more value of a response header.
-    pub fn add_response_header(&self, name: &str, value: &[u8]) {
-        host::add_header(MapType::HttpResponseHeaders, name, value);
-    }
-
-    /// Removes every value of a response header.
-    pub fn remove_response_header(&self, name: &str) {
-        host::remove_header(MapType::HttpResponseHeaders, name);
-    }
-
-    /// All response trailers (e.g. `grpc-status`), in the trailers callback.
-    pub fn response_trailers(&self) -> HeaderMap {
+    fn response_trailers(&self) -> HeaderMap {
         host::header_map(MapType::HttpResponseTrailers)
     }
 
-    /// Sends `reply` to the client instead of forwarding the request. The SDK calls this
-    /// for [`crate::Flow::Reply`]; filters return that rather than calling it.
-    pub(crate) fn send_reply(&self, reply: &LocalReply) {
+    fn attribute(&self, path: &[&str]) -> Option<Rc<[u8]>> {
+        crate::properties::value(path)
+    }
+
+    fn attributes(&self, batch: &AttributeBatch) -> AttributeValues {
+        batch.read()
+    }
+
+    fn verified_caller(&self) -> Option<Rc<VerifiedCaller>> {
+        self.caller.try_borrow().ok()?.clone()
+    }
+
+    fn now_nanos(&self) -> u64 {
+        host::now_nanos()
+    }
+
+    fn random_bytes(&self, out: &mut [u8]) {
+        crate::random::fill(out);
+    }
+
+    fn define_metric(&self, kind: MetricKind, name: &str) -> Option<u32> {
+        let metric_type = match kind {
+            MetricKind::Counter => MetricType::Counter,
+            MetricKind::Gauge => MetricType::Gauge,
+            MetricKind::Histogram => MetricType::Histogram,
+        };
+        host::define_metric(metric_type, name)
+    }
+
+    fn change_metric(&self, id: u32, change: MetricChange) {
+        match change {
+            MetricChange::Add(offset) => host::increment_metric(id, offset),
+            MetricChange::Record(value) => host::record_metric(id, value),
+        }
+    }
+
+    fn metric_value(&self, id: u32) -> Option<u64> {
+        host::metric_value(id)
+    }
+
+    fn edit_request(&self, edit: &HeaderEdit<'_>) {
+        match edit {
+            HeaderEdit::Set(name, value) => self.set_request_header(name, value),
+            HeaderEdit::Add(name, value) => self.add_request_header(name, value),
+            HeaderEdit::Remove(name) => self.remove_request_header(name),
+        }
+    }
+
+    fn edit_response(&self, edit: &HeaderEdit<'_>) {
+        let map = MapType::HttpResponseHeaders;
+        match edit {
+            HeaderEdit::Set(name, value) => host::replace_header(map, name, value),
+            HeaderEdit::Add(name, value) => host::add_header(map, name, value),
+            HeaderEdit::Remove(name) => host::remove_header(map, name),
+        };
+    }
+
+    fn set_verified_caller(&self, caller: VerifiedCaller) {
+        if let Ok(mut slot) = self.caller.try_borrow_mut() {
+            *slot = Some(Rc::new(caller));
+        }
+    }
+
+    fn send_reply(&self, reply: &LocalReply) {
         let headers = crate::wire::encode_pairs(&reply.headers);
         host::send_local_response(
             u32::from(reply.status),

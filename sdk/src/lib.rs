@@ -3,67 +3,73 @@
 //! A small SDK for Envoy proxy-wasm HTTP filters in Rust, and the base of the wasmesh
 //! filters (header normalization, access control, trace propagation, service metrics).
 //!
-//! A filter is a configuration type, a compile step and per-request callbacks — see
-//! [`Filter`]. The SDK wires the proxy-wasm contexts, parses the plugin configuration
-//! (refusing a bad one with one log line naming the JSON path), and shares the compiled
-//! filter with every request. Several filters can run in one module as a [`chain`].
+//! A filter is a compile step and per-request callbacks — see [`Filter`]. The SDK wires
+//! the proxy-wasm contexts, reads the plugin configuration (refusing a bad one with one log
+//! line naming the JSON path), and shares the compiled filter with every request. Several
+//! filters can run in one module as a [`chain`].
 //!
-//! Modules that talk to the host need the default `host` feature; the `testing` feature
-//! adds a native emulator of the proxy-wasm host so `cargo test` drives filters through
-//! the real proxy-wasm dispatcher (see the `testing` module).
+//! Every callback gets the [`Host`], the one seam to Envoy: request and response headers,
+//! connection facts, the caller an earlier filter verified, time, randomness and metrics.
+//! A filter keeps its request logic a plain function with no host calls, returning an
+//! [`Outcome`] (header edits, verified caller, local reply) that the SDK applies:
 //!
 //! ```ignore
-//! use wasmesh_sdk::{ConfigError, Filter, Flow, Http};
+//! use wasmesh_sdk::config::reader::Node;
+//! use wasmesh_sdk::{ConfigError, Filter, Flow, HeaderEdit, HeaderMap, Host, Outcome};
 //!
-//! #[derive(serde::Deserialize)]
-//! #[serde(deny_unknown_fields)]
-//! struct Config { greeting: String }
+//! struct Hello { greeting: String }
 //!
-//! struct Hello { greeting: Vec<u8> }
+//! impl Hello {
+//!     /// The request logic: no host calls, tested with a plain `HeaderMap`.
+//!     fn decide(&self, _request: &HeaderMap) -> Outcome<'_> {
+//!         Outcome::edit(vec![HeaderEdit::Set("x-hello", self.greeting.as_bytes().into())])
+//!     }
+//! }
 //!
 //! impl Filter for Hello {
 //!     const NAME: &'static str = "hello";
-//!     type Config = Config;
 //!     type Stream = ();
-//!     fn compile(config: Config) -> Result<Self, ConfigError> {
-//!         Ok(Hello { greeting: config.greeting.into_bytes() })
+//!     fn compile(config: &Node<'_>, _: &dyn Host) -> Result<Self, ConfigError> {
+//!         let fields = config.object(&["greeting"])?;
+//!         Ok(Hello { greeting: fields.present("greeting")?.string()? })
 //!     }
-//!     fn on_request_headers(&self, _: &mut (), http: &Http) -> Flow {
-//!         http.set_request_header("x-greeting", &self.greeting);
-//!         Flow::Continue
+//!     fn on_request_headers(&self, _: &mut (), host: &dyn Host) -> Flow {
+//!         host.apply_to_request(self.decide(&host.request_headers()))
 //!     }
 //! }
 //!
 //! wasmesh_sdk::export_filter!(Hello);
 //! ```
+//!
+//! Modules that talk to the host need the default `host` feature. Tests drive a filter
+//! through the real proxy-wasm dispatcher with the `wasmesh-testing` emulator, natively
+//! and against the built module.
+
+#![warn(missing_docs)]
 
 pub mod allocator;
 pub mod config;
 pub mod headers;
 pub mod hooks;
-pub mod identity;
 pub mod metrics;
-pub mod path;
 pub mod random;
 pub mod reply;
-pub mod trace;
 pub mod wire;
-pub mod workload;
 
 #[cfg(feature = "host")]
 pub mod chain;
 #[cfg(feature = "host")]
 pub mod filter;
 #[cfg(feature = "host")]
-pub mod host;
+mod host;
 #[cfg(feature = "host")]
-pub mod http;
+mod http;
 #[cfg(feature = "host")]
 mod logging;
 #[cfg(feature = "host")]
 pub mod properties;
-#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
-pub mod testing;
+#[cfg(feature = "host")]
+pub mod seam;
 
 pub use config::ConfigError;
 pub use headers::HeaderMap;
@@ -73,7 +79,14 @@ pub use reply::{Flow, LocalReply};
 #[cfg(feature = "host")]
 pub use filter::{load, register, Filter};
 #[cfg(feature = "host")]
-pub use http::{Http, VerifiedCaller};
+pub use properties::{AttributeBatch, AttributeValues};
+#[cfg(feature = "host")]
+pub use seam::{HeaderEdit, Host, MetricChange, Outcome, VerifiedCaller};
+
+// The unit tests run natively, where the host functions the SDK calls (WASI's `random_get`
+// among them) are the host emulator's.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+use wasmesh_testing as _;
 
 /// Re-exported for [`export_filter!`]; not part of the SDK's API.
 #[cfg(feature = "host")]

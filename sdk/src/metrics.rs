@@ -112,8 +112,7 @@ mod family {
         OVERFLOW_VALUE,
     };
     use crate::headers::same_bytes;
-    use crate::host;
-    use proxy_wasm::types::MetricType;
+    use crate::seam::{Host, MetricChange};
     use std::cell::RefCell;
 
     /// One metric name with a fixed list of tag names, and the host stats defined so far.
@@ -150,18 +149,13 @@ mod family {
             }
         }
 
-        fn define(&self, stat_name: &str) -> Option<u32> {
-            let metric_type = match self.kind {
-                MetricKind::Counter => MetricType::Counter,
-                MetricKind::Gauge => MetricType::Gauge,
-                MetricKind::Histogram => MetricType::Histogram,
-            };
-            host::define_metric(metric_type, stat_name)
+        fn define(&self, host: &dyn Host, stat_name: &str) -> Option<u32> {
+            host.define_metric(self.kind, stat_name)
         }
 
         /// The host stat id for these tag values, defining it on first use.
-        fn id(&self, values: &[&str]) -> Option<u32> {
-            self.id_checked(values).map(|(id, _)| id)
+        fn id(&self, host: &dyn Host, values: &[&str]) -> Option<u32> {
+            self.id_checked(host, values).map(|(id, _)| id)
         }
 
         /// The host stat id for these tag values, and whether it is the overflow stat.
@@ -169,7 +163,7 @@ mod family {
         /// Looked up by the values as given (cut to [`MAX_TAG_VALUE_LEN`], each followed by
         /// `0xFF`, a byte UTF-8 never contains): two keys are equal exactly when their
         /// stat names are, and the name is built and escaped only to define a new stat.
-        fn id_checked(&self, values: &[&str]) -> Option<(u32, bool)> {
+        fn id_checked(&self, host: &dyn Host, values: &[&str]) -> Option<(u32, bool)> {
             let mut last = self.last.try_borrow_mut().ok()?;
             if let (true, Some(found)) = (self.is_key_of(&last.0, values), last.1) {
                 return Some(found);
@@ -180,7 +174,7 @@ mod family {
                 key.extend_from_slice(value);
                 key.push(0xFF);
             }
-            let found = self.lookup(&key, values);
+            let found = self.lookup(host, &key, values);
             if found.is_some() {
                 last.0.clear();
                 last.0.extend_from_slice(&key);
@@ -215,38 +209,38 @@ mod family {
         }
 
         /// [`Family::id_checked`] past the last-recording check.
-        fn lookup(&self, key: &[u8], values: &[&str]) -> Option<(u32, bool)> {
+        fn lookup(&self, host: &dyn Host, key: &[u8], values: &[&str]) -> Option<(u32, bool)> {
             let mut ids = self.ids.try_borrow_mut().ok()?;
             let at = match ids.binary_search_by(|(known, _)| (**known).cmp(key)) {
                 Ok(found) => return ids.get(found).map(|&(_, id)| (id, false)),
                 Err(at) => at,
             };
             if ids.len() >= self.cap {
-                return self.overflow().map(|id| (id, true));
+                return self.overflow(host).map(|id| (id, true));
             }
             let mut stat_name = String::new();
             write_stat_name(&mut stat_name, &self.name, &self.tag_names, values);
-            let id = self.define(&stat_name)?;
+            let id = self.define(host, &stat_name)?;
             ids.insert(at, (key.into(), id));
             Some((id, false))
         }
 
         /// The stat for `values` and where a recording to it goes.
-        fn target(&self, values: &[&str]) -> (Option<u32>, Recorded) {
-            match self.id_checked(values) {
+        fn target(&self, host: &dyn Host, values: &[&str]) -> (Option<u32>, Recorded) {
+            match self.id_checked(host, values) {
                 Some((id, false)) => (Some(id), Recorded::Tagged),
                 Some((id, true)) => (Some(id), Recorded::Overflow),
                 None => (None, Recorded::Dropped),
             }
         }
 
-        fn overflow(&self) -> Option<u32> {
+        fn overflow(&self, host: &dyn Host) -> Option<u32> {
             let mut overflow = self.overflow_id.try_borrow_mut().ok()?;
             if overflow.is_none() {
                 let others = vec![OVERFLOW_VALUE; self.tag_names.len()];
                 let mut stat_name = String::new();
                 write_stat_name(&mut stat_name, &self.name, &self.tag_names, &others);
-                *overflow = self.define(&stat_name);
+                *overflow = self.define(host, &stat_name);
             }
             *overflow
         }
@@ -298,63 +292,63 @@ mod family {
 
     impl Counter {
         /// Adds one for the tag set `values` (given in the family's tag order).
-        pub fn increment(&self, values: &[&str]) {
-            self.add(values, 1);
+        pub fn increment(&self, host: &dyn Host, values: &[&str]) {
+            self.add(host, values, 1);
         }
 
         /// Adds `n` for the tag set `values`.
-        pub fn add(&self, values: &[&str], n: u64) {
-            if let Some(id) = self.0.id(values) {
-                host::increment_metric(id, i64::try_from(n).unwrap_or(i64::MAX));
+        pub fn add(&self, host: &dyn Host, values: &[&str], n: u64) {
+            if let Some(id) = self.0.id(host, values) {
+                host.change_metric(id, MetricChange::Add(i64::try_from(n).unwrap_or(i64::MAX)));
             }
         }
 
         /// Adds `n` for the tag set `values` and tells where it went (its own stat, or the
         /// overflow stat once the family is at its cap).
-        pub fn add_checked(&self, values: &[&str], n: u64) -> Recorded {
-            let (id, recorded) = self.0.target(values);
+        pub fn add_checked(&self, host: &dyn Host, values: &[&str], n: u64) -> Recorded {
+            let (id, recorded) = self.0.target(host, values);
             if let Some(id) = id {
-                host::increment_metric(id, i64::try_from(n).unwrap_or(i64::MAX));
+                host.change_metric(id, MetricChange::Add(i64::try_from(n).unwrap_or(i64::MAX)));
             }
             recorded
         }
 
         /// The current value for the tag set, as the host reports it.
-        pub fn value(&self, values: &[&str]) -> Option<u64> {
-            host::metric_value(self.0.id(values)?)
+        pub fn value(&self, host: &dyn Host, values: &[&str]) -> Option<u64> {
+            host.metric_value(self.0.id(host, values)?)
         }
     }
 
     impl Gauge {
         /// Sets the gauge for the tag set `values`.
-        pub fn set(&self, values: &[&str], value: u64) {
-            if let Some(id) = self.0.id(values) {
-                host::record_metric(id, value);
+        pub fn set(&self, host: &dyn Host, values: &[&str], value: u64) {
+            if let Some(id) = self.0.id(host, values) {
+                host.change_metric(id, MetricChange::Record(value));
             }
         }
 
         /// Adds `delta` (which may be negative) to the gauge.
-        pub fn add(&self, values: &[&str], delta: i64) {
-            if let Some(id) = self.0.id(values) {
-                host::increment_metric(id, delta);
+        pub fn add(&self, host: &dyn Host, values: &[&str], delta: i64) {
+            if let Some(id) = self.0.id(host, values) {
+                host.change_metric(id, MetricChange::Add(delta));
             }
         }
     }
 
     impl Histogram {
         /// Records one sample for the tag set `values`.
-        pub fn record(&self, values: &[&str], sample: u64) {
-            if let Some(id) = self.0.id(values) {
-                host::record_metric(id, sample);
+        pub fn record(&self, host: &dyn Host, values: &[&str], sample: u64) {
+            if let Some(id) = self.0.id(host, values) {
+                host.change_metric(id, MetricChange::Record(sample));
             }
         }
 
         /// Records one sample for the tag set `values` and tells where it went (its own
         /// stat, or the overflow stat once the family is at its cap).
-        pub fn record_checked(&self, values: &[&str], sample: u64) -> Recorded {
-            let (id, recorded) = self.0.target(values);
+        pub fn record_checked(&self, host: &dyn Host, values: &[&str], sample: u64) -> Recorded {
+            let (id, recorded) = self.0.target(host, values);
             if let Some(id) = id {
-                host::record_metric(id, sample);
+                host.change_metric(id, MetricChange::Record(sample));
             }
             recorded
         }

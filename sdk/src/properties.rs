@@ -74,29 +74,11 @@ fn is_encoded(encoded: &[u8], path: &[&str]) -> bool {
     rest.is_empty()
 }
 
-/// An attribute's bytes: shared with the request's kept connection attributes, or read for
-/// this caller alone.
-enum Bytes {
-    Kept(Rc<[u8]>),
-    Read(Vec<u8>),
-}
-
-impl std::ops::Deref for Bytes {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        match self {
-            Bytes::Kept(bytes) => bytes,
-            Bytes::Read(bytes) => bytes,
-        }
-    }
-}
-
 /// The raw bytes of an attribute: from the current request's kept connection attributes,
 /// or from the host (and then kept, if it is one). No copy when kept.
-fn value(path: &[&str]) -> Option<Bytes> {
+pub(crate) fn value(path: &[&str]) -> Option<Rc<[u8]>> {
     if !of_connection(path) {
-        return host::property(path).map(Bytes::Read);
+        return host::property(path).map(Rc::from);
     }
     let kept = CURRENT.with(|current| {
         let current = current.try_borrow().ok()?;
@@ -108,7 +90,7 @@ fn value(path: &[&str]) -> Option<Bytes> {
         Some(value.clone())
     });
     if let Some(value) = kept {
-        return value.map(Bytes::Kept);
+        return value;
     }
     let key = crate::wire::encode_property_path(path);
     let value: Option<Rc<[u8]>> = host::property_at(&key).map(Rc::from);
@@ -119,109 +101,22 @@ fn value(path: &[&str]) -> Option<Bytes> {
             }
         }
     });
-    value.map(Bytes::Kept)
+    value
 }
 
 /// An integer as Envoy encodes it (8 bytes little-endian).
-fn decode_int(bytes: &[u8]) -> Option<i64> {
+pub(crate) fn decode_int(bytes: &[u8]) -> Option<i64> {
     let bytes: [u8; 8] = bytes.try_into().ok()?;
     Some(i64::from_le_bytes(bytes))
 }
 
 /// A boolean as Envoy encodes it (one byte).
-fn decode_bool(bytes: &[u8]) -> Option<bool> {
+pub(crate) fn decode_bool(bytes: &[u8]) -> Option<bool> {
     match bytes {
         [0] => Some(false),
         [1] => Some(true),
         _ => None,
     }
-}
-
-/// A string attribute; non-UTF-8 bytes are replaced, never unwrapped.
-pub fn string(path: &[&str]) -> Option<String> {
-    value(path).map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-}
-
-/// An integer attribute (8 bytes little-endian).
-pub fn int(path: &[&str]) -> Option<i64> {
-    decode_int(&value(path)?)
-}
-
-/// A boolean attribute (one byte).
-pub fn bool(path: &[&str]) -> Option<bool> {
-    decode_bool(&value(path)?)
-}
-
-/// The IP address of the downstream peer (`source.address` without its port).
-pub fn source_ip() -> Option<std::net::IpAddr> {
-    let address = value(&["source", "address"])?;
-    crate::identity::parse_source_address(std::str::from_utf8(&address).ok()?)
-}
-
-/// Whether the downstream connection is mutual TLS (`connection.mtls`).
-pub fn mtls() -> Option<bool> {
-    bool(&["connection", "mtls"])
-}
-
-/// The first URI SAN of the verified peer certificate (`connection.uri_san_peer_certificate`),
-/// e.g. `spiffe://example.org/ns/default/sa/frontend`.
-pub fn peer_uri_san() -> Option<String> {
-    string(&["connection", "uri_san_peer_certificate"]).filter(|s| !s.is_empty())
-}
-
-/// The downstream peer address as `ip:port` (`source.address`).
-pub fn source_address() -> Option<String> {
-    string(&["source", "address"])
-}
-
-/// The matched route's name (`xds.route_name`).
-pub fn route_name() -> Option<String> {
-    string(&["xds", "route_name"]).filter(|s| !s.is_empty())
-}
-
-/// The upstream cluster's name (`xds.cluster_name`).
-pub fn cluster_name() -> Option<String> {
-    string(&["xds", "cluster_name"]).filter(|s| !s.is_empty())
-}
-
-/// The plugin's root id (`plugin_root_id`).
-pub fn plugin_root_id() -> Option<String> {
-    string(&["plugin_root_id"])
-}
-
-/// The response status code sent downstream (`response.code`), local replies included.
-pub fn response_code() -> Option<u16> {
-    int(&["response", "code"]).and_then(|code| u16::try_from(code).ok())
-}
-
-/// Envoy's response flags bit set (`response.flags`), e.g. upstream reset or no route.
-pub fn response_flags() -> Option<u64> {
-    int(&["response", "flags"]).and_then(|flags| u64::try_from(flags).ok())
-}
-
-/// Envoy's response code details (`response.code_details`), e.g. `via_upstream`.
-pub fn response_code_details() -> Option<String> {
-    string(&["response", "code_details"])
-}
-
-/// The request size in bytes, headers and body (`request.total_size`).
-pub fn request_total_size() -> Option<u64> {
-    int(&["request", "total_size"]).and_then(|n| u64::try_from(n).ok())
-}
-
-/// The response size in bytes, headers and body (`response.total_size`).
-pub fn response_total_size() -> Option<u64> {
-    int(&["response", "total_size"]).and_then(|n| u64::try_from(n).ok())
-}
-
-/// The request's protocol (`request.protocol`), e.g. `HTTP/1.1` or `HTTP/2`.
-pub fn request_protocol() -> Option<String> {
-    string(&["request", "protocol"])
-}
-
-/// How long the request took so far, in nanoseconds (`request.duration`).
-pub fn request_duration_nanos() -> Option<u64> {
-    int(&["request", "duration"]).and_then(|n| u64::try_from(n).ok())
 }
 
 /// Several attributes read with one host call.
@@ -250,7 +145,7 @@ enum Expression {
 }
 
 /// The values of one [`AttributeBatch::read`], by position in the batch; encoded as
-/// [`string`], [`int`] and [`bool`] read them (strings as bytes, integers as 8 bytes little-endian,
+/// [`crate::Host::string`], [`crate::Host::int`] and [`crate::Host::bool`] read them (strings as bytes, integers as 8 bytes little-endian,
 /// booleans as one byte).
 #[derive(Debug, Default)]
 pub struct AttributeValues {

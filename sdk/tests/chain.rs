@@ -1,11 +1,11 @@
 //! A chain of filters in one module, driven through the proxy-wasm dispatcher.
 #![cfg(not(target_arch = "wasm32"))]
 
-use serde::Deserialize;
 use std::cell::RefCell;
 use wasmesh_sdk::chain::{stage, Bundle, Chain, StageFactory};
-use wasmesh_sdk::testing::{Action, Host, LogLevel};
-use wasmesh_sdk::{ConfigError, Filter, Flow, Http, LocalReply};
+use wasmesh_sdk::config::reader::Node;
+use wasmesh_sdk::{ConfigError, Filter, Flow, HeaderEdit, Host, LocalReply, Outcome};
+use wasmesh_testing::{Action, Host as Emulator, LogLevel};
 
 thread_local! {
     static CALLS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
@@ -19,11 +19,8 @@ fn calls() -> Vec<String> {
     CALLS.with(|c| c.borrow_mut().drain(..).collect())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct TagConfig {
     header: String,
-    #[serde(default)]
     deny_path: Option<String>,
 }
 
@@ -32,34 +29,39 @@ struct Tagger(TagConfig);
 
 impl Filter for Tagger {
     const NAME: &'static str = "tagger";
-    type Config = TagConfig;
     type Stream = u32;
 
-    fn compile(config: TagConfig) -> Result<Self, ConfigError> {
+    fn compile(node: &Node<'_>, _: &dyn Host) -> Result<Self, ConfigError> {
+        let fields = node.object(&["header", "deny_path"])?;
+        let config = TagConfig {
+            header: fields.present("header")?.string()?,
+            deny_path: fields.read_opt("deny_path", Node::string)?,
+        };
         if config.header.is_empty() {
             return Err(ConfigError::at("header", "must not be empty"));
         }
         Ok(Tagger(config))
     }
 
-    fn on_request_headers(&self, stream: &mut u32, http: &Http) -> Flow {
+    fn on_request_headers(&self, stream: &mut u32, host: &dyn Host) -> Flow {
         *stream += 1;
         record(format!("request {}", self.0.header));
-        http.set_request_header(&self.0.header, b"1");
-        match &self.0.deny_path {
-            Some(path) if http.request_header(":path").as_deref() == Some(path.as_bytes()) => {
-                Flow::Reply(LocalReply::error(403, "forbidden", &self.0.header))
+        let headers = host.request_headers();
+        let mut outcome = Outcome::edit(vec![HeaderEdit::Set(&self.0.header, b"1".into())]);
+        if let Some(path) = &self.0.deny_path {
+            if headers.first(":path") == Some(path.as_bytes()) {
+                outcome.reply = Some(LocalReply::error(403, "forbidden", &self.0.header));
             }
-            _ => Flow::Continue,
         }
+        host.apply_to_request(outcome)
     }
 
-    fn on_response_headers(&self, stream: &mut u32, _http: &Http) -> Flow {
+    fn on_response_headers(&self, stream: &mut u32, _host: &dyn Host) -> Flow {
         record(format!("response {} {stream}", self.0.header));
         Flow::Continue
     }
 
-    fn on_log(&self, stream: &mut u32, _http: &Http) {
+    fn on_log(&self, stream: &mut u32, _host: &dyn Host) {
         record(format!("log {} {stream}", self.0.header));
     }
 }
@@ -67,24 +69,17 @@ impl Filter for Tagger {
 /// A second kind of stage, with defaults.
 struct Counter;
 
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CounterConfig {}
-
 impl Filter for Counter {
     const NAME: &'static str = "counter";
-    type Config = CounterConfig;
     type Stream = ();
+    const DEFAULT_CONFIG: Option<&'static str> = Some("{}");
 
-    fn default_config() -> Option<CounterConfig> {
-        Some(CounterConfig::default())
-    }
-
-    fn compile(_: CounterConfig) -> Result<Self, ConfigError> {
+    fn compile(node: &Node<'_>, _: &dyn Host) -> Result<Self, ConfigError> {
+        node.object(&[])?;
         Ok(Counter)
     }
 
-    fn on_log(&self, _: &mut (), _http: &Http) {
+    fn on_log(&self, _: &mut (), _host: &dyn Host) {
         record("log counter".to_owned());
     }
 }
@@ -99,9 +94,9 @@ impl Bundle for TestBundle {
     }
 }
 
-fn host(config: &str) -> Host {
+fn host(config: &str) -> Emulator {
     calls();
-    let host = Host::new(wasmesh_sdk::register::<Chain<TestBundle>>);
+    let host = Emulator::native::<Chain<TestBundle>>();
     assert!(host.configure(config), "{:?}", host.logs());
     host
 }
@@ -153,7 +148,12 @@ fn a_reply_stops_the_request_but_every_stage_logs() {
         serde_json::json!({"error": "forbidden", "rule": "x-a"})
     );
     stream.finish();
-    assert_eq!(calls(), ["request x-a", "log x-a 1", "log counter"]);
+    // Envoy sends the reply back through the response callbacks: the stage that saw the
+    // request sees its own reply; the counter, which never saw the request, only logs.
+    assert_eq!(
+        calls(),
+        ["request x-a", "response x-a 1", "log x-a 1", "log counter"]
+    );
 }
 
 #[test]
@@ -169,7 +169,7 @@ fn stage_order_comes_from_the_configuration() {
 }
 
 fn refused(config: &str) -> String {
-    let host = Host::new(wasmesh_sdk::register::<Chain<TestBundle>>);
+    let host = Emulator::native::<Chain<TestBundle>>();
     assert!(!host.configure(config));
     let lines: Vec<String> = host
         .logs()

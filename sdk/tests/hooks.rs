@@ -2,8 +2,9 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::cell::Cell;
-use wasmesh_sdk::testing::Host;
-use wasmesh_sdk::{ConfigError, Filter, Flow, Hooks, Http};
+use wasmesh_sdk::config::reader::Node;
+use wasmesh_sdk::{ConfigError, Filter, Flow, Hooks, Host};
+use wasmesh_testing::Host as Emulator;
 
 thread_local! {
     static LOGGED: Cell<u32> = const { Cell::new(0) };
@@ -19,23 +20,19 @@ impl<const LOG: bool> Filter for Declares<LOG> {
     } else {
         Hooks::REQUEST_HEADERS
     };
-    type Config = ();
     type Stream = ();
+    const DEFAULT_CONFIG: Option<&'static str> = Some("{}");
 
-    fn default_config() -> Option<()> {
-        Some(())
-    }
-
-    fn compile(_: ()) -> Result<Self, ConfigError> {
+    fn compile(_: &Node<'_>, _: &dyn Host) -> Result<Self, ConfigError> {
         Ok(Declares)
     }
 
-    fn on_response_headers(&self, _: &mut (), _: &Http) -> Flow {
+    fn on_response_headers(&self, _: &mut (), _: &dyn Host) -> Flow {
         RESPONSES.with(|r| r.set(r.get() + 1));
         Flow::Continue
     }
 
-    fn on_log(&self, _: &mut (), _: &Http) {
+    fn on_log(&self, _: &mut (), _: &dyn Host) {
         LOGGED.with(|l| l.set(l.get() + 1));
     }
 }
@@ -43,7 +40,7 @@ impl<const LOG: bool> Filter for Declares<LOG> {
 fn run<const LOG: bool>() -> (u32, u32) {
     LOGGED.with(|l| l.set(0));
     RESPONSES.with(|r| r.set(0));
-    let host = Host::new(wasmesh_sdk::register::<Declares<LOG>>);
+    let host = Emulator::native::<Declares<LOG>>();
     assert!(host.configure(""));
     let stream = host.stream();
     stream.send_request_headers(&[(":path", "/")]);

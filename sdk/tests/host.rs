@@ -2,9 +2,10 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::cell::RefCell;
+use wasmesh_sdk::config::reader::Node;
 use wasmesh_sdk::metrics::{Counter, Histogram};
-use wasmesh_sdk::testing::{Host, LogLevel};
-use wasmesh_sdk::{properties, ConfigError, Filter, Flow, Http};
+use wasmesh_sdk::{ConfigError, Filter, Flow, HeaderEdit, Host};
+use wasmesh_testing::{Host as Emulator, LogLevel};
 
 thread_local! {
     static SEEN: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
@@ -26,22 +27,18 @@ struct Probe {
 
 impl Filter for Probe {
     const NAME: &'static str = "probe";
-    type Config = ();
     type Stream = ();
+    const DEFAULT_CONFIG: Option<&'static str> = Some("{}");
 
-    fn default_config() -> Option<()> {
-        Some(())
-    }
-
-    fn compile(_: ()) -> Result<Self, ConfigError> {
+    fn compile(_: &Node<'_>, _: &dyn Host) -> Result<Self, ConfigError> {
         Ok(Probe {
             by_tag: Counter::new("probe_total", &["tag", "kind"]).with_tag_set_cap(3),
             sizes: Histogram::new("probe_bytes", &[]),
         })
     }
 
-    fn on_request_headers(&self, _: &mut (), http: &Http) -> Flow {
-        let headers = http.request_headers();
+    fn on_request_headers(&self, _: &mut (), host: &dyn Host) -> Flow {
+        let headers = host.request_headers();
         let tags: Vec<String> = headers
             .values("x-tag")
             .map(|v| String::from_utf8_lossy(v).into_owned())
@@ -51,39 +48,51 @@ impl Filter for Probe {
             "single x-tag {:?}",
             headers.single("x-tag").map(|v| v.len())
         ));
-        if let Some(raw) = http.request_header("x-raw") {
-            seen(format!("x-raw bytes {raw:?}"));
+        if let Some(raw) = headers.first("x-raw") {
+            seen(format!("x-raw bytes {:?}", raw.to_vec()));
         }
         for tag in &tags {
-            self.by_tag.increment(&[tag, "k"]);
+            self.by_tag.increment(host, &[tag, "k"]);
         }
-        http.add_request_header("x-added", b"a");
-        http.add_request_header("x-added", b"b");
-        http.remove_request_header("x-remove");
+        host.edit_request(&HeaderEdit::Add("x-added", b"a".into()));
+        host.edit_request(&HeaderEdit::Add("x-added", b"b".into()));
+        host.edit_request(&HeaderEdit::Remove("x-remove"));
         log::info!("saw {} headers", headers.len());
-        seen(format!("mtls {:?}", properties::mtls()));
-        seen(format!("san {:?}", properties::peer_uri_san()));
-        seen(format!("source {:?}", properties::source_address()));
-        seen(format!("route {:?}", properties::route_name()));
+        seen(format!("mtls {:?}", host.bool(&["connection", "mtls"])));
+        seen(format!("san {:?}", host.peer_uri_san()));
+        seen(format!("source {:?}", host.string(&["source", "address"])));
+        let route = host
+            .string(&["xds", "route_name"])
+            .filter(|r| !r.is_empty());
+        seen(format!("route {route:?}"));
         Flow::Continue
     }
 
-    fn on_log(&self, _: &mut (), _: &Http) {
-        seen(format!("code {:?}", properties::response_code()));
-        seen(format!("flags {:?}", properties::response_flags()));
-        seen(format!(
-            "duration {:?}",
-            properties::request_duration_nanos()
-        ));
-        if let Some(size) = properties::request_total_size() {
-            self.sizes.record(&[], size);
+    fn on_log(&self, _: &mut (), host: &dyn Host) {
+        let code = host
+            .int(&["response", "code"])
+            .and_then(|c| u16::try_from(c).ok());
+        seen(format!("code {code:?}"));
+        let flags = host
+            .int(&["response", "flags"])
+            .and_then(|f| u64::try_from(f).ok());
+        seen(format!("flags {flags:?}"));
+        let duration = host
+            .int(&["request", "duration"])
+            .and_then(|d| u64::try_from(d).ok());
+        seen(format!("duration {duration:?}"));
+        if let Some(size) = host
+            .int(&["request", "total_size"])
+            .and_then(|n| u64::try_from(n).ok())
+        {
+            self.sizes.record(host, &[], size);
         }
     }
 }
 
-fn host() -> Host {
+fn host() -> Emulator {
     take_seen();
-    let host = Host::new(wasmesh_sdk::register::<Probe>);
+    let host = Emulator::native::<Probe>();
     assert!(host.configure(""));
     host
 }
@@ -167,7 +176,7 @@ fn tag_sets_past_the_cap_count_as_other() {
             .send_request_headers(&[(":path", "/"), ("x-tag", tag)]);
     }
     let count = |tag: &str, kind: &str| {
-        host.counter(&Host::stat_name(
+        host.counter(&Emulator::stat_name(
             "probe_total",
             &[("tag", tag), ("kind", kind)],
         ))
@@ -199,7 +208,7 @@ fn a_tag_value_cannot_forge_another_tag() {
 }
 
 // One read of the request headers per callback, kept up to date by the changes made
-// through `Http`, and changes that change nothing kept from the host.
+// through the SDK's `Host`, and changes that change nothing kept from the host.
 
 fn text(headers: &wasmesh_sdk::HeaderMap) -> Vec<String> {
     headers
@@ -219,39 +228,36 @@ struct Editor;
 
 impl Filter for Editor {
     const NAME: &'static str = "editor";
-    type Config = ();
     type Stream = ();
+    const DEFAULT_CONFIG: Option<&'static str> = Some("{}");
 
-    fn default_config() -> Option<()> {
-        Some(())
-    }
-
-    fn compile(_: ()) -> Result<Self, ConfigError> {
+    fn compile(_: &Node<'_>, _: &dyn Host) -> Result<Self, ConfigError> {
         Ok(Editor)
     }
 
-    fn on_request_headers(&self, _: &mut (), http: &Http) -> Flow {
-        let before = http.request_headers();
-        http.set_request_header("x-same", b"1");
-        http.remove_request_header("x-absent");
-        http.set_request_header("x-twice", b"one");
-        http.set_request_header("X-New", b"n");
-        http.add_request_header("x-added", b"a");
-        http.remove_request_header("x-gone");
+    fn on_request_headers(&self, _: &mut (), host: &dyn Host) -> Flow {
+        let before = host.request_headers();
+        host.edit_request(&HeaderEdit::Set("x-same", b"1".into()));
+        host.edit_request(&HeaderEdit::Remove("x-absent"));
+        host.edit_request(&HeaderEdit::Set("x-twice", b"one".into()));
+        host.edit_request(&HeaderEdit::Set("X-New", b"n".into()));
+        host.edit_request(&HeaderEdit::Add("x-added", b"a".into()));
+        host.edit_request(&HeaderEdit::Remove("x-gone"));
         seen(format!("before {:?}", text(&before)));
-        seen(format!("after {:?}", text(&http.request_headers())));
-        seen(format!("x-new {:?}", http.request_header("x-new")));
+        seen(format!("after {:?}", text(&host.request_headers())));
+        let new = host.request_headers().first("x-new").map(<[u8]>::to_vec);
+        seen(format!("x-new {new:?}"));
         // One more value of a header already there: Envoy may join it to the present one
         // (`x-forwarded-for`) or add a pair, so the copy is read again.
-        http.add_request_header("x-same", b"2");
-        seen(format!("x-same {}", http.request_headers().count("x-same")));
+        host.edit_request(&HeaderEdit::Add("x-same", b"2".into()));
+        seen(format!("x-same {}", host.request_headers().count("x-same")));
         Flow::Continue
     }
 }
 
 #[test]
 fn request_headers_are_read_once_and_follow_the_changes() {
-    let host = Host::new(wasmesh_sdk::register::<Editor>);
+    let host = Emulator::native::<Editor>();
     assert!(host.configure(""));
     let stream = host.stream();
     stream.send_request_headers(&[

@@ -2,8 +2,8 @@
 //!
 //! Every call a filter makes into Envoy costs Envoy 1 000 to 13 000 instructions
 //! (BENCHMARKS.md), so `bench/bench.py` shows, beside each variant's instructions per
-//! request, how many host calls its request costs. They are counted here, in the SDK's
-//! native emulator of the proxy-wasm host, which runs the same Rust code as the `.wasm`
+//! request, how many host calls its request costs. They are counted here, in the host
+//! emulator (wasmesh-testing), natively: it runs the same Rust code as the `.wasm`
 //! through the same proxy-wasm dispatcher: exact and repeatable, without Envoy.
 //!
 //! Each wasm filter of a variant is its own VM in Envoy, so each runs here on its own thread
@@ -34,8 +34,8 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::mpsc;
 use std::thread;
-use wasmesh_sdk::testing::{Action, Host, HttpStream, LogLevel};
 use wasmesh_sdk::{Filter, Hooks};
+use wasmesh_testing::{Action, Host, HttpStream, LogLevel};
 
 /// How many times the request is sent; the last one is counted.
 const ROUNDS: usize = 2;
@@ -51,6 +51,7 @@ const RESPONSE_BODY_BYTES: usize = 12;
 /// A module of this workspace: how the emulator loads it, and what its `.wasm` exports.
 #[derive(Debug, Clone, Copy)]
 pub struct Module {
+    name: &'static str,
     register: fn(),
     exports: Exports,
 }
@@ -59,7 +60,7 @@ pub struct Module {
 #[derive(Debug, Clone, Copy)]
 pub enum Exports {
     /// `make build` pruned the module to the hooks its filter declares
-    /// (`sdk/tools/prune-exports.py`): those, context create and delete.
+    /// (`tools/prune`): those, context create and delete.
     Declared(Hooks),
     /// Every callback the proxy-wasm crate exports: a module built without the prune step,
     /// or one without the `wasmesh.hooks` section.
@@ -68,6 +69,7 @@ pub enum Exports {
 
 fn sdk_filter<F: Filter>() -> Module {
     Module {
+        name: F::NAME,
         register: wasmesh_sdk::register::<F>,
         exports: Exports::Declared(F::HOOKS),
     }
@@ -85,11 +87,24 @@ pub fn module(name: &str) -> Option<Module> {
         "wasmesh" => sdk_filter::<wasmesh::WasmeshChain>(),
         // A plain proxy-wasm crate module: no `wasmesh.hooks` section, so nothing pruned.
         "plain-access-control" => Module {
+            name: "plain-access-control",
             register: plain_access_control::register,
             exports: Exports::All,
         },
         _ => return None,
     })
+}
+
+impl Module {
+    /// The module as the emulator loads it, with the callbacks its build exports (which are
+    /// the ones the emulator makes).
+    fn emulated(self) -> wasmesh_testing::Module {
+        let exports = match self.exports {
+            Exports::Declared(hooks) => wasmesh_testing::Exports::Declared(hooks),
+            Exports::All => wasmesh_testing::Exports::All,
+        };
+        wasmesh_testing::Module::new(self.name, self.register, exports)
+    }
 }
 
 impl Exports {
@@ -220,8 +235,8 @@ pub fn count(request: &Request, filters: &[WasmFilter]) -> Result<Count, Problem
         }
         let vm = VmThread::start(&filter.module).map_err(Problem::Failed)?;
         let root_id = format!("{}-{index}", filter.module);
-        let (register, config) = (module.register, filter.config.clone());
-        vm.run(move |vm| load(vm, register, &root_id, &config))
+        let (emulated, config) = (module.emulated(), filter.config.clone());
+        vm.run(move |vm| load(vm, emulated, &root_id, &config))
             .and_then(|loaded| loaded)
             .map_err(|e| Problem::Failed(format!("{}: {e}", filter.module)))?;
         chain.push((filter, module, vm));
@@ -422,8 +437,14 @@ impl Drop for VmThread {
 }
 
 /// Loads and configures the module, with the connection the benchmark's Envoy has.
-fn load(vm: &mut Vm, register: fn(), root_id: &str, config: &str) -> Result<(), String> {
-    let host = Host::new(register);
+fn load(
+    vm: &mut Vm,
+    module: wasmesh_testing::Module,
+    root_id: &str,
+    config: &str,
+) -> Result<(), String> {
+    // The native build, whatever WASMESH_EMULATOR says: the counts are the native code's.
+    let host = Host::native_module(module);
     // Envoy runs with `-l warning`; the SDK formats no line below the host's level.
     host.set_log_level(LogLevel::Warn);
     host.set_property(&["plugin_name"], root_id);

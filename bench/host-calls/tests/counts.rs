@@ -7,7 +7,7 @@
 
 use serde_json::{json, Value};
 use wasmesh_bench_host_calls::{envoy_request_headers, run, Request};
-use wasmesh_sdk::testing::{BENCHMARK_ACCESS_POLICY, BENCHMARK_REQUEST};
+use wasmesh_testing::{BENCHMARK_ACCESS_POLICY, BENCHMARK_REQUEST};
 
 /// `[request]` of bench/variants.toml as a client sends it: the SDK's benchmark request
 /// (as Envoy hands it to filters) with `:authority` as `host` and no other pseudo-header.
@@ -97,7 +97,8 @@ fn hello_sets_one_header_and_increments_one_counter_per_request() {
     );
     assert_eq!(hello["vm_entries"], 3);
 
-    // Every callback exported: the same host calls, Envoy enters the VM four more times.
+    // Every callback exported: Envoy enters the VM four more times, and the callbacks hello
+    // does not implement make no host call.
     let unpruned = &out["hello-unpruned"];
     assert_eq!(unpruned["by_function"], hello["by_function"]);
     assert_eq!(unpruned["vm_entries"], 7);

@@ -1,5 +1,5 @@
 //! The test echo application as a program, for trying configurations by hand
-//! (`make run` puts it behind Envoy):
+//! (`make run-hello` puts it behind Envoy):
 //!
 //! ```text
 //! cargo run -p wasmesh-e2e --bin echo-server -- 8000

@@ -475,7 +475,7 @@ mod tests {
     use crate::snapshot;
     use std::path::{Path, PathBuf};
 
-    const MODULE: &[u8] = b"\0asm\x01\0\0\0\x07\x0f\x01\x0b_initialize\x00\x00";
+    const MODULE: &[u8] = crate::wasm_check::MINIMAL_MODULE;
     const MS: Duration = Duration::from_millis(1);
 
     struct Fleet {

@@ -200,8 +200,8 @@ fn check(path: &std::path::Path) -> ExitCode {
         }
     }
     println!(
-        "Checked: JSON, wasm header and sections, proxy-wasm entry point. \
-         Only Envoy can check the code and whether the filter accepts its configuration."
+        "Checked: JSON, a valid wasm module (sections, types, code), proxy-wasm entry point. \
+         Only Envoy can check its imports and whether the filter accepts its configuration."
     );
     if all_valid {
         ExitCode::SUCCESS

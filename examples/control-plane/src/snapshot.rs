@@ -190,7 +190,7 @@ mod tests {
     use super::*;
 
     /// A minimal module that passes [`wasm_check::check`].
-    pub(crate) const MODULE: &[u8] = b"\0asm\x01\0\0\0\x07\x0f\x01\x0b_initialize\x00\x00";
+    pub(crate) const MODULE: &[u8] = wasm_check::MINIMAL_MODULE;
 
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("wasmesh-cp-{name}-{}", std::process::id()));
@@ -225,7 +225,11 @@ mod tests {
         assert!(a.outcome.is_ok());
         let b = snapshot.select("hello", &Node::new("b", "c")).unwrap();
         assert_eq!(b.version, "v2");
-        assert!(b.outcome.as_ref().unwrap_err().contains("wasm magic"));
+        assert!(b
+            .outcome
+            .as_ref()
+            .unwrap_err()
+            .contains("not a valid wasm module"));
         assert!(snapshot.select("other", &Node::new("a", "c")).is_none());
         let invalid = snapshot.invalid_versions();
         assert_eq!(invalid.len(), 2);

@@ -273,7 +273,7 @@ mod tests {
     use envoy_types::pb::google::rpc::Status;
     use std::path::{Path, PathBuf};
 
-    const MODULE: &[u8] = b"\0asm\x01\0\0\0\x07\x0f\x01\x0b_initialize\x00\x00";
+    const MODULE: &[u8] = crate::wasm_check::MINIMAL_MODULE;
 
     struct Fixture {
         dir: PathBuf,

@@ -1,10 +1,10 @@
-//! hello, driven through the proxy-wasm dispatcher by the native host emulator.
+//! hello, driven through the proxy-wasm dispatcher by the host emulator.
 
 use hello::Hello;
-use wasmesh_sdk::testing::{Action, Host, LogLevel};
+use wasmesh_testing::{Action, Host, LogLevel};
 
 fn host(config: &str) -> Host {
-    let host = Host::new(wasmesh_sdk::register::<Hello>);
+    let host = Host::of::<Hello>();
     assert!(host.configure(config), "config refused: {:?}", host.logs());
     host
 }
@@ -62,7 +62,7 @@ fn counts_every_request() {
 
 #[test]
 fn a_bad_config_is_refused_with_one_line_naming_the_field() {
-    let host = Host::new(wasmesh_sdk::register::<Hello>);
+    let host = Host::of::<Hello>();
     assert!(!host.configure(r#"{"greeting": 42}"#));
     let critical: Vec<_> = host
         .logs()
@@ -78,7 +78,7 @@ fn a_bad_config_is_refused_with_one_line_naming_the_field() {
 
 #[test]
 fn compile_errors_name_the_field_too() {
-    let host = Host::new(wasmesh_sdk::register::<Hello>);
+    let host = Host::of::<Hello>();
     assert!(!host.configure(r#"{"greeting": "hi", "reply_path": "hello"}"#));
     assert!(host.logged(
         LogLevel::Critical,
@@ -88,7 +88,7 @@ fn compile_errors_name_the_field_too() {
 
 #[test]
 fn unknown_fields_and_empty_config_are_refused() {
-    let host = Host::new(wasmesh_sdk::register::<Hello>);
+    let host = Host::of::<Hello>();
     assert!(!host.configure(r#"{"greeting": "hi", "greting": "x"}"#));
     assert!(host.logged(LogLevel::Critical, "hello: config.greting: unknown field"));
     assert!(!host.configure(""));

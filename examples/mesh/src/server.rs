@@ -1,17 +1,21 @@
 //! A mesh application running on a thread of the orchestrator, stopped on drop.
 
-use crate::app::App;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use crate::app::{self, App};
+use std::net::{SocketAddr, TcpListener};
 use std::thread::JoinHandle;
 use std::time::Duration;
+use tokio::sync::oneshot;
 
-/// An [`App`] serving on a bound listener until dropped.
+/// How long a stopping application waits for its runtime to wind down.
+const STOP_GRACE: Duration = Duration::from_secs(1);
+
+/// An [`App`] serving on a bound listener, on a thread and runtime of its own, until
+/// dropped.
 #[derive(Debug)]
 pub struct AppServer {
     address: SocketAddr,
-    stop: Arc<AtomicBool>,
+    /// Dropped to stop the application.
+    stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -21,15 +25,26 @@ impl AppServer {
         let address = listener
             .local_addr()
             .map_err(|e| format!("{}: no local address: {e}", app.name))?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop_flag = Arc::clone(&stop);
+        let runtime = app::runtime(&app.name)?;
+        let listener = {
+            let _context = runtime.enter();
+            app::async_listener(&app.name, listener)?
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name(format!("app-{}", app.name))
-            .spawn(move || app.serve_until(listener, &stop_flag))
+            .spawn(move || {
+                runtime.block_on(app.serve_until(listener, async {
+                    // Sent or dropped: either way, stop.
+                    let _ = stopped.await;
+                }));
+                // Closes the connections still open.
+                runtime.shutdown_timeout(STOP_GRACE);
+            })
             .map_err(|e| format!("cannot start an application thread: {e}"))?;
         Ok(Self {
             address,
-            stop,
+            stop: Some(stop),
             thread: Some(thread),
         })
     }
@@ -42,13 +57,9 @@ impl AppServer {
 
 impl Drop for AppServer {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wakes the accept loop, which then sees the flag.
-        let woke = TcpStream::connect_timeout(&self.address, Duration::from_secs(1)).is_ok();
+        drop(self.stop.take());
         if let Some(thread) = self.thread.take() {
-            if woke {
-                let _ = thread.join();
-            }
+            let _ = thread.join();
         }
     }
 }

@@ -1,15 +1,25 @@
-//! plain-access-control, driven through the proxy-wasm dispatcher by the SDK's native host
+//! plain-access-control, driven through the proxy-wasm dispatcher by the host
 //! emulator, with the benchmark's policy (bench/variants.toml).
 
-use wasmesh_sdk::testing::{Action, Host, BENCHMARK_ACCESS_POLICY};
+use wasmesh_testing::{Action, Exports, Host, Module, BENCHMARK_ACCESS_POLICY};
 
 const POLICY: &str = BENCHMARK_ACCESS_POLICY;
 
 const TRUSTED: &str = "127.0.0.1:5000";
 const UNTRUSTED: &str = "10.0.0.7:5000";
 
+/// The module: a plain proxy-wasm crate, without the `wasmesh.hooks` section, so its build
+/// keeps every export.
+fn module() -> Module {
+    Module::new(
+        "plain-access-control",
+        plain_access_control::register,
+        Exports::All,
+    )
+}
+
 fn host() -> Host {
-    let host = Host::new(plain_access_control::register);
+    let host = Host::load(module());
     assert!(host.configure(POLICY), "config refused: {:?}", host.logs());
     host
 }
@@ -29,7 +39,7 @@ fn send(
     caller: &str,
     method: &str,
     path: &str,
-) -> (Action, wasmesh_sdk::testing::HttpStream) {
+) -> (Action, wasmesh_testing::HttpStream) {
     let stream = host.stream();
     stream.set_property(&["source", "address"], peer);
     let action = stream.send_request_headers(&[
@@ -105,7 +115,7 @@ fn the_caller_header_counts_only_from_trusted_addresses() {
 
 #[test]
 fn a_bad_configuration_is_refused() {
-    let host = Host::new(plain_access_control::register);
+    let host = Host::load(module());
     assert!(!host.configure(r#"{"rules": []}"#));
     let bad_cidr = POLICY.replace("127.0.0.1/32", "127.0.0.1/33");
     assert!(!host.configure(&bad_cidr));

@@ -10,20 +10,12 @@
 //! Configuration: `{"trigger_header": "x-trap"}` (the default when the
 //! configuration is empty).
 
-use serde::Deserialize;
+use wasmesh_sdk::config::reader::Node;
 use wasmesh_sdk::hooks::Hooks;
-use wasmesh_sdk::{ConfigError, Filter, Flow, Http};
+use wasmesh_sdk::{ConfigError, Filter, Flow, HeaderEdit, Host, Outcome};
 
 /// The header added to every request the filter lets through.
 pub const PASSED_HEADER: &str = "x-trap-filter";
-
-/// The JSON configuration.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
-    /// A request with this header (any value) makes the module trap.
-    trigger_header: String,
-}
 
 /// The compiled filter.
 pub struct Trap {
@@ -33,17 +25,16 @@ pub struct Trap {
 impl Filter for Trap {
     const NAME: &'static str = "trap";
     const HOOKS: Hooks = Hooks::REQUEST_HEADERS;
-    type Config = Config;
     type Stream = ();
+    const DEFAULT_CONFIG: Option<&'static str> = Some(r#"{"trigger_header": "x-trap"}"#);
 
-    fn default_config() -> Option<Config> {
-        Some(Config {
-            trigger_header: "x-trap".to_string(),
-        })
-    }
-
-    fn compile(config: Config) -> Result<Self, ConfigError> {
-        let name = config.trigger_header.to_ascii_lowercase();
+    /// `{"trigger_header": "<name>"}`: a request with this header (any value) traps.
+    fn compile(config: &Node<'_>, _: &dyn Host) -> Result<Self, ConfigError> {
+        let fields = config.object(&["trigger_header"])?;
+        let name = fields
+            .present("trigger_header")?
+            .string()?
+            .to_ascii_lowercase();
         if name.is_empty() || name.starts_with(':') {
             return Err(ConfigError::at(
                 "trigger_header",
@@ -55,12 +46,12 @@ impl Filter for Trap {
         })
     }
 
-    fn on_request_headers(&self, _: &mut (), http: &Http) -> Flow {
-        if http.request_headers().count(&self.trigger_header) > 0 {
+    fn on_request_headers(&self, _: &mut (), host: &dyn Host) -> Flow {
+        if host.request_headers().count(&self.trigger_header) > 0 {
             trap();
         }
-        http.set_request_header(PASSED_HEADER, b"passed");
-        Flow::Continue
+        let passed = HeaderEdit::Set(PASSED_HEADER, b"passed".as_slice().into());
+        host.apply_to_request(Outcome::edit(vec![passed]))
     }
 }
 

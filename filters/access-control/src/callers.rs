@@ -17,7 +17,7 @@
 
 use crate::names::is_service_name;
 use std::collections::BTreeMap;
-use wasmesh_sdk::identity::SpiffeId;
+use wasmesh_identity::SpiffeId;
 
 /// An identified caller: its service name (used in policies, metrics and the upstream
 /// header) and its SPIFFE ID when the identity came from a certificate. The SDK's type,

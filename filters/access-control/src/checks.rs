@@ -4,7 +4,7 @@
 use crate::config::{MethodOverrideAction, MethodOverrideConfig, NonCanonicalPath, PathConfig};
 use crate::method::Method;
 use crate::names::is_header_name;
-use wasmesh_sdk::path::{canonicalize, CanonicalPath, PathOptions};
+use wasmesh_path::{canonicalize, CanonicalPath, PathOptions};
 use wasmesh_sdk::{ConfigError, HeaderMap};
 
 /// The compiled path check.

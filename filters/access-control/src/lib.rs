@@ -10,7 +10,7 @@
 //!    certificate SPIFFE ID, `x-forwarded-client-cert`, a trusted caller-name header,
 //!    source-address CIDRs) — see [`identity`];
 //! 2. removes identity headers a client could have forged;
-//! 3. checks that `:path` is canonical (`wasmesh_sdk::path`) and handles method-override
+//! 3. checks that `:path` is canonical (`wasmesh_path`) and handles method-override
 //!    headers — see [`checks`];
 //! 4. evaluates the rules: `log` rules report, `deny` rules first, then `allow` rules,
 //!    then the defaults — see [`policy`];
@@ -18,6 +18,12 @@
 //!    logs denials, and in `enforce` mode answers a denied request with a JSON 403; in
 //!    `shadow` mode it only reports;
 //! 6. passes the verified caller's name upstream in `x-wasmesh-caller` (configurable).
+//!
+//! Steps 1 to 4 and 6 are [`AccessControl::decide`], a plain function from the request
+//! headers and the connection's facts ([`identity::Connection`]) to a [`RequestDecision`]:
+//! the header edits, verified caller and deny reply, and what the counter and log lines
+//! say. The filter's callback reads the headers from the host, counts and logs the
+//! decision, and hands its outcome to the SDK.
 //!
 //! The README documents every configuration field.
 
@@ -36,17 +42,18 @@ pub mod report;
 mod request;
 pub mod scan;
 
+pub use request::RequestDecision;
+
 use checks::{MethodOverride, PathCheck};
 use config::{Config, Mode};
 use identity::{IdentityResolver, XFCC_HEADER};
 use policy::Policy;
-use proxy_wasm::types::LogLevel;
-use report::DenyResponse;
+use report::{caller_name, DenyResponse, Outcome};
+use request::HostConnection;
 use scan::HeaderScan;
-use wasmesh_sdk::config::Value;
+use wasmesh_sdk::config::reader::Node;
 use wasmesh_sdk::metrics::Counter;
-use wasmesh_sdk::{host, properties};
-use wasmesh_sdk::{ConfigError, Filter, Flow, Hooks, Http};
+use wasmesh_sdk::{ConfigError, Filter, Flow, Hooks, Host};
 
 /// The counter of decisions, tagged `decision` (`allowed`, `denied`, `shadow_denied`),
 /// `caller` and `rule`.
@@ -65,15 +72,12 @@ pub struct AccessControl {
     header_scan: HeaderScan,
 }
 
-impl Filter for AccessControl {
-    const NAME: &'static str = "access-control";
-    const HOOKS: Hooks = Hooks::REQUEST_HEADERS;
-    /// The JSON document, read by [`Config::read`] when compiled.
-    type Config = Value;
-    type Stream = ();
-
-    fn compile(json: Value) -> Result<Self, ConfigError> {
-        let config = Config::read(&json)?;
+impl AccessControl {
+    /// Reads the configuration document with [`Config::read`] and compiles it; errors
+    /// name the JSON path of the offending field. [`Filter::compile`] without the host.
+    #[inline]
+    pub fn new(config: &Node<'_>) -> Result<Self, ConfigError> {
+        let config = Config::read(config.value())?;
         let path_check = PathCheck::new(&config.path);
         let trust_domains = config.identity.spiffe.trust_domains.clone();
         let identity = IdentityResolver::compile(config.identity)?;
@@ -99,11 +103,6 @@ impl Filter for AccessControl {
         }
         let requests = Counter::new(REQUESTS_METRIC, &["decision", "caller", "rule"])
             .with_tag_set_cap(config.metrics.tag_set_cap);
-        // Under Istio, name the workload this policy protects (read once, here).
-        if let Some(name) = properties::string(&["xds", "node", "metadata", "WORKLOAD_NAME"]) {
-            let line = ["access-control: workload=", &name, " (Istio node metadata)"];
-            host::log(LogLevel::Info, &line.concat());
-        }
         Ok(Self {
             mode: config.mode,
             identity,
@@ -117,8 +116,51 @@ impl Filter for AccessControl {
         })
     }
 
-    fn on_request_headers(&self, _stream: &mut (), http: &Http) -> Flow {
-        self.on_request(http)
+    /// Logs `outcome` by `rule` when info lines are enabled.
+    fn report(
+        &self,
+        decision: &RequestDecision<'_>,
+        outcome: Outcome,
+        rule: &str,
+        reason: Option<&str>,
+    ) {
+        if log::log_enabled!(log::Level::Info) {
+            let report = decision.report(self.mode, outcome, rule, reason);
+            log::info!("{}", report.log_line());
+        }
+    }
+}
+
+impl Filter for AccessControl {
+    const NAME: &'static str = "access-control";
+    const HOOKS: Hooks = Hooks::REQUEST_HEADERS;
+    type Stream = ();
+
+    /// Reads the document with [`Config::read`], then compiles it.
+    fn compile(config: &Node<'_>, host: &dyn Host) -> Result<Self, ConfigError> {
+        Self::new(config).inspect(|_| {
+            // Under Istio, name the workload this policy protects (read once, here).
+            if let Some(name) = host.string(&["xds", "node", "metadata", "WORKLOAD_NAME"]) {
+                log::info!("access-control: workload={name} (Istio node metadata)");
+            }
+        })
+    }
+
+    /// Decides with [`AccessControl::decide`], counts and logs the decision, and hands its
+    /// outcome to the SDK.
+    fn on_request_headers(&self, _stream: &mut (), host: &dyn Host) -> Flow {
+        let headers = host.request_headers();
+        let decision = self.decide(&headers, &mut HostConnection::new(host));
+        for rule in &decision.log_rules {
+            self.report(&decision, Outcome::Logged, rule, None);
+        }
+        let caller = caller_name(decision.caller());
+        let tags = [decision.counted.as_str(), caller, decision.rule];
+        self.requests.increment(host, &tags);
+        if decision.log_decision {
+            self.report(&decision, decision.counted, decision.rule, decision.reason);
+        }
+        host.apply_to_request(decision.outcome)
     }
 }
 

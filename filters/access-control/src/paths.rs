@@ -1,6 +1,6 @@
 //! Path patterns: exact, segment-aware prefix, and templates with `{*}` and `{**}`.
 //!
-//! Patterns are written in the canonical form produced by `wasmesh_sdk::path::canonicalize`
+//! Patterns are written in the canonical form produced by `wasmesh_path::canonicalize`
 //! (the part before `?`): one that is not could never match and is refused when the
 //! configuration is compiled. Every kind compiles to the same segment list: an exact
 //! path is its literal segments, a prefix its literal segments followed by `{**}`.
@@ -14,7 +14,7 @@
 
 use crate::config::PathPatternConfig;
 use crate::lenient::Lenience;
-use wasmesh_sdk::path::{canonicalize, PathOptions};
+use wasmesh_path::{canonicalize, PathOptions};
 
 /// A compiled path pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]

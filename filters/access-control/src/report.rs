@@ -2,7 +2,6 @@
 
 use crate::callers::Caller;
 use crate::config::{DenyResponseConfig, Mode, SourceKind};
-use crate::identity::Identity;
 use crate::names::{is_header_name, is_header_value};
 use wasmesh_sdk::{ConfigError, LocalReply};
 
@@ -51,8 +50,12 @@ pub struct Report<'a> {
     pub mode: Mode,
     /// The deciding (or logging) rule.
     pub rule: &'a str,
-    /// The caller's identity.
-    pub identity: &'a Identity,
+    /// The verified caller.
+    pub caller: Option<&'a Caller>,
+    /// The identity source that identified the caller or rejected its evidence.
+    pub source: Option<SourceKind>,
+    /// Why the evidence was rejected (e.g. `untrusted_domain`).
+    pub rejected: Option<&'a str>,
     /// The request method, as received.
     pub method: &'a [u8],
     /// The canonical path (the raw target when it could not be canonicalized).
@@ -67,8 +70,8 @@ impl Report<'_> {
     pub fn log_line(&self) -> String {
         let mut line = String::with_capacity(160);
         line.push_str("access-control:");
-        let caller = self.identity.caller.as_ref();
-        let source = self.identity.source.map_or("none", SourceKind::as_str);
+        let caller = self.caller;
+        let source = self.source.map_or("none", SourceKind::as_str);
         let fields: [(&str, Option<&[u8]>); 10] = [
             ("decision", Some(self.outcome.as_str().as_bytes())),
             ("mode", Some(self.mode.as_str().as_bytes())),
@@ -81,10 +84,7 @@ impl Report<'_> {
                     .and_then(|c| c.spiffe_id.as_deref())
                     .map(str::as_bytes),
             ),
-            (
-                "identity_rejected",
-                self.identity.rejected.map(str::as_bytes),
-            ),
+            ("identity_rejected", self.rejected.map(str::as_bytes)),
             ("method", Some(self.method)),
             ("path", Some(self.path)),
             ("reason", self.reason.map(str::as_bytes)),
@@ -196,6 +196,7 @@ impl DenyResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::Identity;
 
     fn deny_config(json: &str) -> DenyResponseConfig {
         let document = format!(r#"{{"rules": [], "deny_response": {json}}}"#);
@@ -221,7 +222,9 @@ mod tests {
             outcome: Outcome::Denied,
             mode: Mode::Enforce,
             rule: "no-admin",
-            identity: &identity,
+            caller: identity.caller.as_ref(),
+            source: identity.source,
+            rejected: identity.rejected,
             method: b"GET",
             path: b"/admin",
             reason: None,
@@ -232,16 +235,13 @@ mod tests {
              identity=peer_certificate spiffe_id=spiffe://example.org/ns/shop/sa/frontend \
              method=GET path=/admin"
         );
-        let unknown = Identity {
-            caller: None,
-            source: Some(SourceKind::CallerHeader),
-            rejected: Some("untrusted_caller_header"),
-        };
         let report = Report {
             outcome: Outcome::ShadowDenied,
             mode: Mode::Shadow,
             rule: "invalid_path",
-            identity: &unknown,
+            caller: None,
+            source: Some(SourceKind::CallerHeader),
+            rejected: Some("untrusted_caller_header"),
             method: b"GET",
             path: b"/a b\"\x01",
             reason: Some("invalid_character"),

@@ -26,11 +26,11 @@ use wasmesh_fuzz_strategies::config::{access_control, access_control_with, Acces
 use wasmesh_fuzz_strategies::path::{options, options_json};
 use wasmesh_fuzz_strategies::request::{request, values_of, Request};
 use wasmesh_fuzz_strategies::{note_input, run};
-use wasmesh_sdk::path::PathOptions;
-use wasmesh_sdk::testing::{Action, Host, Metric, SentReply};
+use wasmesh_path::PathOptions;
+use wasmesh_testing::{Action, Host, Metric, SentReply};
 
 fn host(config: &str) -> Host {
-    let host = Host::new(wasmesh_sdk::register::<AccessControl>);
+    let host = Host::of::<AccessControl>();
     assert!(host.configure(config), "{config}: {:?}", host.logs());
     host
 }
@@ -137,7 +137,7 @@ fn check(config: &AccessControlConfig, decision: &Decision) -> Result<(), TestCa
             if let [path] = values_of(upstream, ":path").as_slice() {
                 // An allowed request's path is canonical: checked, or normalized first.
                 // (Shadow mode lets everything through, invalid paths included.)
-                let canonical = wasmesh_sdk::path::canonicalize(path, &config.path);
+                let canonical = wasmesh_path::canonicalize(path, &config.path);
                 if verdict == "allowed" {
                     prop_assert_eq!(
                         canonical.map(|c| c.is_changed()),
@@ -212,7 +212,7 @@ enum Normalized {
 }
 
 fn normalize(config: &str, request: &Request) -> Normalized {
-    let host = Host::new(wasmesh_sdk::register::<HeaderNormalization>);
+    let host = Host::of::<HeaderNormalization>();
     assert!(host.configure(config), "{config}: {:?}", host.logs());
     let (stream, _) = request.send(&host);
     let outcome = match stream.local_reply() {

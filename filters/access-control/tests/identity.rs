@@ -25,7 +25,7 @@ const ALL_SOURCES: &str = r#"{
                "callers": ["frontend", "payments", "batch", "billing"]}]
 }"#;
 
-fn last_line(host: &wasmesh_sdk::testing::Host) -> String {
+fn last_line(host: &wasmesh_testing::Host) -> String {
     decision_lines(host).pop().expect("a decision line")
 }
 

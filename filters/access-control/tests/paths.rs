@@ -203,7 +203,7 @@ fn deny_rules_hold_for_applications_that_read_paths_leniently() {
 }
 
 /// Frontend may do anything except what one deny rule on `paths` names.
-fn host_with_rule(paths: &str, extra: &str) -> wasmesh_sdk::testing::Host {
+fn host_with_rule(paths: &str, extra: &str) -> wasmesh_testing::Host {
     host(&format!(
         r#"{{"identity": {{"spiffe": {{"trust_domains": ["example.org"]}}}},
             {extra}

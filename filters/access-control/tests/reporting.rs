@@ -10,7 +10,7 @@
 mod common;
 
 use common::*;
-use wasmesh_sdk::testing::LogLevel;
+use wasmesh_testing::LogLevel;
 
 const POLICY: &str = r#"{
     "identity": {"spiffe": {"trust_domains": ["example.org"]}},
@@ -199,15 +199,14 @@ fn the_filter_only_declares_the_request_headers_hook() {
 
 #[test]
 fn under_istio_the_protected_workload_is_logged_once_when_configured() {
-    let workload_lines = |host: &wasmesh_sdk::testing::Host| -> Vec<String> {
+    let workload_lines = |host: &wasmesh_testing::Host| -> Vec<String> {
         host.logs()
             .into_iter()
             .filter(|l| l.level == LogLevel::Info && l.message.contains("workload="))
             .map(|l| l.message)
             .collect()
     };
-    let host =
-        wasmesh_sdk::testing::Host::new(wasmesh_sdk::register::<access_control::AccessControl>);
+    let host = wasmesh_testing::Host::of::<access_control::AccessControl>();
     host.set_property(&["xds", "node", "metadata", "WORKLOAD_NAME"], "reviews-v1");
     assert!(host.configure(POLICY));
     assert_eq!(

@@ -1,5 +1,5 @@
 //! Every rule kind, the evaluation order, the defaults and shadow mode, driven through
-//! the proxy-wasm dispatcher by the native host emulator.
+//! the proxy-wasm dispatcher by the host emulator.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

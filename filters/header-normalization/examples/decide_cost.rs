@@ -9,8 +9,8 @@ use std::hint::black_box;
 use std::net::IpAddr;
 
 use header_normalization::{Config, ConnectionFacts, Decision, Normalizer};
-use wasmesh_sdk::testing::BENCHMARK_REQUEST;
 use wasmesh_sdk::HeaderMap;
+use wasmesh_testing::BENCHMARK_REQUEST;
 
 /// Facts that know nothing: the benchmark request needs none.
 struct NoFacts;

@@ -9,7 +9,7 @@
 //! trimmed, lowercased and loses its port and trailing dot as configured.
 
 use std::borrow::Cow;
-use wasmesh_sdk::path::CanonicalPath;
+use wasmesh_path::CanonicalPath;
 use wasmesh_sdk::HeaderMap;
 
 use crate::authority::{self, Canonicalize};
@@ -19,8 +19,9 @@ use crate::facts::ConnectionFacts;
 use crate::methods::MethodVerdict;
 use crate::names::{eq_ignore_case, eq_lowercase, is_hop_by_hop, is_pseudo, list_tokens, trim_ows};
 use crate::normalizer::Normalizer;
-use crate::ops::{header_ops, Fate, HeaderOp};
+use crate::ops::{header_ops, Fate};
 use crate::rules::{Normalization, Normalizations};
+use wasmesh_sdk::HeaderEdit;
 
 /// What the whole request tells the rules for regular fields.
 struct RequestInfo<'a> {
@@ -101,7 +102,7 @@ impl Normalizer {
                 self.original_path_header.as_deref(),
                 first(headers, b":path"),
             ) {
-                ops.push(HeaderOp::Set(header, Cow::Borrowed(original)));
+                ops.push(HeaderEdit::Set(header, Cow::Borrowed(original)));
             }
         }
         Changes { ops, normalized }

@@ -1,12 +1,12 @@
 //! The configuration, typed. Every field is optional in JSON; the defaults are the safe
 //! choices (see the README for the full reference). [`crate::read`] reads it from JSON.
 
-use wasmesh_sdk::path::PathOptions;
+use wasmesh_path::PathOptions;
 
 /// The filter's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// Path canonicalization (the SDK's [`PathOptions`]).
+    /// Path canonicalization ([`PathOptions`] of `wasmesh-path`).
     pub path: PathOptions,
     /// A header that receives the path as the client sent it, when the filter rewrote it;
     /// `None` (the default) keeps no copy. It is also stripped from untrusted callers.

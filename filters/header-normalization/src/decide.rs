@@ -14,7 +14,7 @@
 //! costs no allocation here: every check borrows from the header map, and the change list
 //! stays empty.
 
-use wasmesh_sdk::path::{canonicalize, is_plainly_canonical, CanonicalPath};
+use wasmesh_path::{canonicalize, is_plainly_canonical, CanonicalPath};
 use wasmesh_sdk::HeaderMap;
 
 use crate::authority::{self, Authority};
@@ -27,8 +27,8 @@ use crate::names::{
     NAME_UNDERSCORE, NAME_UPPER,
 };
 use crate::normalizer::Normalizer;
-use crate::ops::HeaderOp;
 use crate::rules::{Normalization, Normalizations, Rejection};
+use wasmesh_sdk::HeaderEdit;
 
 /// What to do with a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +45,7 @@ pub enum Decision<'a> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changes<'a> {
     /// The header map calls, in order.
-    pub ops: Vec<HeaderOp<'a>>,
+    pub ops: Vec<HeaderEdit<'a>>,
     /// The rules that changed something.
     pub normalized: Normalizations,
 }
@@ -148,9 +148,10 @@ impl Normalizer {
             let Ok(text) = std::str::from_utf8(name) else {
                 continue;
             };
-            let seen = |op: &HeaderOp<'_>| matches!(op, HeaderOp::Remove(other) if *other == text);
+            let seen =
+                |op: &HeaderEdit<'_>| matches!(op, HeaderEdit::Remove(other) if *other == text);
             if !changes.ops.iter().any(seen) {
-                changes.ops.push(HeaderOp::Remove(text));
+                changes.ops.push(HeaderEdit::Remove(text));
             }
         }
         if !changes.ops.is_empty() {
@@ -647,10 +648,10 @@ mod tests {
         assert_eq!(
             changes.ops,
             vec![
-                HeaderOp::Set(":path", Cow::Borrowed(&b"/b"[..])),
-                HeaderOp::Remove("authorization"),
-                HeaderOp::Add("authorization", Cow::Borrowed(&b"a"[..])),
-                HeaderOp::Remove("x_y"),
+                HeaderEdit::Set(":path", Cow::Borrowed(&b"/b"[..])),
+                HeaderEdit::Remove("authorization"),
+                HeaderEdit::Add("authorization", Cow::Borrowed(&b"a"[..])),
+                HeaderEdit::Remove("x_y"),
             ]
         );
         let rules: Vec<&str> = changes.normalized.iter().map(|n| n.rule()).collect();
@@ -956,7 +957,7 @@ mod tests {
         assert!(early > rounds, "taken {early} times");
     }
 
-    use wasmesh_sdk::testing::{TestRng, BENCHMARK_REQUEST};
+    use wasmesh_testing::{TestRng, BENCHMARK_REQUEST};
 
     #[test]
     fn canonical_requests_take_the_early_way_out() {
@@ -1003,8 +1004,8 @@ mod tests {
         assert_eq!(
             changes.ops,
             [
-                HeaderOp::Remove("x-envoy-external-address"),
-                HeaderOp::Remove("x-forwarded-client-cert")
+                HeaderEdit::Remove("x-envoy-external-address"),
+                HeaderEdit::Remove("x-forwarded-client-cert")
             ]
         );
         assert!(changes.normalized.contains(Normalization::InternalHeader));

@@ -2,7 +2,7 @@
 //! request needs it (most requests need none of it).
 
 use std::net::IpAddr;
-use wasmesh_sdk::properties;
+use wasmesh_sdk::Host;
 
 /// Facts about the connection a request came on.
 pub trait ConnectionFacts {
@@ -16,24 +16,26 @@ pub trait ConnectionFacts {
     fn listener_port(&mut self) -> Option<u16>;
 }
 
-/// [`ConnectionFacts`] read from Envoy's attributes.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct HostFacts;
+/// [`ConnectionFacts`] read from Envoy's attributes through the [`Host`].
+#[derive(Clone, Copy)]
+pub struct HostFacts<'h>(pub &'h dyn Host);
 
-impl ConnectionFacts for HostFacts {
+impl ConnectionFacts for HostFacts<'_> {
     fn source_ip(&mut self) -> Option<IpAddr> {
-        properties::source_ip()
+        wasmesh_identity::parse_source_address(&self.0.string(&["source", "address"])?)
     }
 
     fn mtls(&mut self) -> bool {
-        properties::mtls() == Some(true)
+        self.0.mtls()
     }
 
     fn peer_uri_san(&mut self) -> Option<String> {
-        properties::peer_uri_san()
+        self.0.peer_uri_san()
     }
 
     fn listener_port(&mut self) -> Option<u16> {
-        properties::int(&["destination", "port"]).and_then(|port| u16::try_from(port).ok())
+        self.0
+            .int(&["destination", "port"])
+            .and_then(|port| u16::try_from(port).ok())
     }
 }

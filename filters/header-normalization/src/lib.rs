@@ -4,7 +4,7 @@
 //! Proxies and applications that read one request in two ways are behind a whole class of
 //! bypasses: dot segments (CVE-2019-9901), escaped slashes (CVE-2021-29492), fragments
 //! (CVE-2021-32779), NUL bytes (CVE-2019-9900), repeated headers. This filter rewrites the
-//! path (with [`wasmesh_sdk::path`], which access control shares), the authority, the
+//! path (with [`wasmesh_path`], which access control shares), the authority, the
 //! method and the header set to one canonical form, or answers 400 (431 for the size
 //! limits) with `{"error": "bad_request", "rule": "<rule>"}`, and counts what each rule
 //! did. See the README for the configuration and the rules.
@@ -30,14 +30,12 @@ pub use config::{
 pub use decide::{Changes, Decision};
 pub use facts::{ConnectionFacts, HostFacts};
 pub use normalizer::{Normalizer, BUILTIN_SINGLETONS};
-pub use ops::HeaderOp;
 pub use rules::{Normalization, Normalizations, Rejection};
 
-use wasmesh_sdk::config::Value;
+use wasmesh_sdk::config::reader::Node;
 use wasmesh_sdk::metrics::Counter;
-use wasmesh_sdk::{ConfigError, Filter, Flow, Hooks, Http, LocalReply};
+use wasmesh_sdk::{ConfigError, Filter, Flow, Hooks, Host, LocalReply, Outcome};
 
-/// The rule named in redirects.
 const REDIRECT_RULE: &str = "escaped_slash";
 
 /// The compiled filter: the [`Normalizer`] and the metric families.
@@ -57,52 +55,48 @@ impl HeaderNormalization {
 
 impl Filter for HeaderNormalization {
     const NAME: &'static str = "header-normalization";
-    /// The JSON value, read into a [`Config`] by [`Config::from_value`] (smaller in wasm
-    /// than a serde derive; errors name the JSON path all the same).
-    type Config = Value;
     type Stream = ();
     const HOOKS: Hooks = Hooks::REQUEST_HEADERS;
+    const DEFAULT_CONFIG: Option<&'static str> = Some("{}");
 
-    fn default_config() -> Option<Value> {
-        Some(Value::Object(Vec::new()))
-    }
-
-    fn compile(config: Value) -> Result<Self, ConfigError> {
+    /// Reads the document into a [`Config`] with [`Config::from_value`].
+    fn compile(config: &Node<'_>, _: &dyn Host) -> Result<Self, ConfigError> {
         Ok(Self {
-            normalizer: Normalizer::new(Config::from_value(config)?)?,
+            normalizer: Normalizer::new(Config::from_value(config.value().clone())?)?,
             normalized: Counter::new("wasmesh_header_normalization_normalized_total", &["rule"]),
             rejected: Counter::new("wasmesh_header_normalization_rejected_total", &["rule"]),
             redirected: Counter::new("wasmesh_header_normalization_redirected_total", &["rule"]),
         })
     }
 
-    fn on_request_headers(&self, _: &mut (), http: &Http) -> Flow {
-        let headers = http.request_headers();
-        match self.normalizer.decide(&headers, &mut HostFacts) {
+    fn on_request_headers(&self, _: &mut (), host: &dyn Host) -> Flow {
+        let headers = host.request_headers();
+        let decision = self.normalizer.decide(&headers, &mut HostFacts(host));
+        host.apply_to_request(self.outcome(decision, host))
+    }
+}
+
+impl HeaderNormalization {
+    /// The outcome of a decision, its counters recorded.
+    fn outcome<'a>(&self, decision: Decision<'a>, host: &dyn Host) -> Outcome<'a> {
+        match decision {
             Decision::Forward(changes) => {
-                for op in &changes.ops {
-                    match op {
-                        HeaderOp::Set(name, value) => http.set_request_header(name, value),
-                        HeaderOp::Remove(name) => http.remove_request_header(name),
-                        HeaderOp::Add(name, value) => http.add_request_header(name, value),
-                    }
-                }
                 for normalization in changes.normalized.iter() {
-                    self.normalized.increment(&[normalization.rule()]);
+                    self.normalized.increment(host, &[normalization.rule()]);
                 }
-                Flow::Continue
+                Outcome::edit(changes.ops)
             }
             Decision::Reject(rejection) => {
                 let rule = rejection.rule();
-                self.rejected.increment(&[rule]);
-                Flow::Reply(
+                self.rejected.increment(host, &[rule]);
+                Outcome::reply(
                     LocalReply::error(rejection.status(), rejection.error(), rule)
                         .with_details(&details(rule)),
                 )
             }
             Decision::Redirect(location) => {
-                self.redirected.increment(&[REDIRECT_RULE]);
-                Flow::Reply(
+                self.redirected.increment(host, &[REDIRECT_RULE]);
+                Outcome::reply(
                     LocalReply::json(
                         307,
                         &[("location", location.as_str()), ("rule", REDIRECT_RULE)],
@@ -115,7 +109,6 @@ impl Filter for HeaderNormalization {
     }
 }
 
-/// Envoy's response code details for a rule: `header_normalization.<rule>`.
 fn details(rule: &str) -> String {
     let mut details = String::from("header_normalization.");
     details.push_str(rule);

@@ -5,7 +5,7 @@ use crate::methods::Methods;
 use crate::names::{check_name, is_hop_by_hop, NameSet, NameTable};
 use crate::read::entry_path;
 use crate::trust::Trust;
-use wasmesh_sdk::path::PathOptions;
+use wasmesh_path::PathOptions;
 use wasmesh_sdk::ConfigError;
 
 /// Headers that are always singletons (besides every pseudo-header). `host` counts

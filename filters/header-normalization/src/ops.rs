@@ -8,7 +8,7 @@
 //! leave a name with several values in a given order.
 
 use std::borrow::Cow;
-use wasmesh_sdk::HeaderMap;
+use wasmesh_sdk::{HeaderEdit, HeaderMap};
 
 use crate::names::is_pseudo;
 
@@ -26,20 +26,9 @@ pub enum Fate<'a> {
     },
 }
 
-/// One call to the host's request header map.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HeaderOp<'a> {
-    /// Replace every value of the header with this one (add it when absent).
-    Set(&'a str, Cow<'a, [u8]>),
-    /// Remove every value of the header.
-    Remove(&'a str),
-    /// Add one more value of the header.
-    Add(&'a str, Cow<'a, [u8]>),
-}
-
 /// The calls that turn `headers` into the request the fates describe. `fates` holds
 /// (index of the field in `headers`, fate) for every field not kept as is.
-pub fn header_ops<'a>(headers: &'a HeaderMap, fates: &[(usize, Fate<'a>)]) -> Vec<HeaderOp<'a>> {
+pub fn header_ops<'a>(headers: &'a HeaderMap, fates: &[(usize, Fate<'a>)]) -> Vec<HeaderEdit<'a>> {
     let fate_of = |index: usize| {
         fates
             .iter()
@@ -92,16 +81,16 @@ pub fn header_ops<'a>(headers: &'a HeaderMap, fates: &[(usize, Fate<'a>)]) -> Ve
             continue;
         }
         match after.as_slice() {
-            [] => ops.push(HeaderOp::Remove(text)),
+            [] => ops.push(HeaderEdit::Remove(text)),
             [only] if before.len() <= 1 || is_pseudo(name) => {
-                ops.push(HeaderOp::Set(text, (*only).clone()));
+                ops.push(HeaderEdit::Set(text, (*only).clone()));
             }
             values => {
-                ops.push(HeaderOp::Remove(text));
+                ops.push(HeaderEdit::Remove(text));
                 ops.extend(
                     values
                         .iter()
-                        .map(|value| HeaderOp::Add(text, (*value).clone())),
+                        .map(|value| HeaderEdit::Add(text, (*value).clone())),
                 );
             }
         }
@@ -140,8 +129,8 @@ mod tests {
         assert_eq!(
             ops,
             vec![
-                HeaderOp::Set(":path", Cow::Borrowed(&b"/b"[..])),
-                HeaderOp::Set("a", Cow::Borrowed(&b"1"[..])),
+                HeaderEdit::Set(":path", Cow::Borrowed(&b"/b"[..])),
+                HeaderEdit::Set("a", Cow::Borrowed(&b"1"[..])),
             ]
         );
     }
@@ -153,17 +142,17 @@ mod tests {
         assert_eq!(
             ops,
             vec![
-                HeaderOp::Remove("x"),
-                HeaderOp::Add("x", Cow::Borrowed(&b"1"[..])),
-                HeaderOp::Add("x", Cow::Borrowed(&b"3"[..])),
+                HeaderEdit::Remove("x"),
+                HeaderEdit::Add("x", Cow::Borrowed(&b"1"[..])),
+                HeaderEdit::Add("x", Cow::Borrowed(&b"3"[..])),
             ]
         );
         let ops = header_ops(&headers, &[(1, Fate::Drop), (2, Fate::Drop)]);
         assert_eq!(
             ops,
             vec![
-                HeaderOp::Remove("x"),
-                HeaderOp::Add("x", Cow::Borrowed(&b"1"[..])),
+                HeaderEdit::Remove("x"),
+                HeaderEdit::Add("x", Cow::Borrowed(&b"1"[..])),
             ]
         );
     }
@@ -175,8 +164,8 @@ mod tests {
         assert_eq!(
             ops,
             vec![
-                HeaderOp::Remove("x_user"),
-                HeaderOp::Set("x-user", Cow::Borrowed(&b"bob"[..])),
+                HeaderEdit::Remove("x_user"),
+                HeaderEdit::Set("x-user", Cow::Borrowed(&b"bob"[..])),
             ]
         );
     }
@@ -187,7 +176,7 @@ mod tests {
         let ops = header_ops(&headers, &[(1, Fate::Drop)]);
         assert_eq!(
             ops,
-            vec![HeaderOp::Set(":authority", Cow::Borrowed(&b"a"[..]))]
+            vec![HeaderEdit::Set(":authority", Cow::Borrowed(&b"a"[..]))]
         );
     }
 

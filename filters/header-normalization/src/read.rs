@@ -4,13 +4,13 @@
 //! through a serde derive: the derived deserializers cost about 25 KiB of wasm for this
 //! configuration, the readers below a fraction of that. Errors read as the SDK's do
 //! (`expected a boolean, found 42`, ``unknown field `x`, expected ...``) and name the JSON
-//! path of the field. The `path` object is the SDK's [`PathOptions`], read by its own
-//! deserializer so that it always matches the SDK's.
+//! path of the field. The `path` object is `wasmesh-path`'s [`PathOptions`], read by its own
+//! reader so that it always matches the access-control filter's.
 
+use wasmesh_path::PathOptions;
 use wasmesh_sdk::config::json::parse;
 use wasmesh_sdk::config::reader::{describe, one_of, Node};
 use wasmesh_sdk::config::{Number, Value};
-use wasmesh_sdk::path::PathOptions;
 use wasmesh_sdk::ConfigError;
 
 use crate::config::{
@@ -357,7 +357,7 @@ mod tests {
         .unwrap();
         let expected = Config {
             path: PathOptions {
-                escaped_slashes: wasmesh_sdk::path::EscapedSlashes::UnescapeAndRedirect,
+                escaped_slashes: wasmesh_path::EscapedSlashes::UnescapeAndRedirect,
                 lowercase: true,
                 ..PathOptions::default()
             },

@@ -1,7 +1,7 @@
 //! The rules the filter enforces, by the names operators see in JSON error bodies,
 //! response code details and the `rule` tag of the metrics.
 
-use wasmesh_sdk::path::PathRejection;
+use wasmesh_path::PathRejection;
 
 /// Why a request is refused. Each variant is one rule; [`Rejection::rule`] is its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 use crate::config::TrustedCallerConfig;
 use crate::facts::ConnectionFacts;
 use crate::read::entry_path;
-use wasmesh_sdk::identity::Cidr;
+use wasmesh_identity::Cidr;
 use wasmesh_sdk::ConfigError;
 
 /// One compiled entry of `trusted_callers`.

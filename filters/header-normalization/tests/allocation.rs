@@ -1,15 +1,15 @@
 //! The fast path: deciding about a request that is already canonical allocates nothing
 //! (beyond reading the headers from the host, which happens before).
 //!
-//! The global allocator is the SDK's `CountingAllocator`, which tallies allocations per
+//! The global allocator is wasmesh-testing's `CountingAllocator`, which tallies allocations per
 //! thread, so tests running in parallel on other threads do not disturb the count.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::IpAddr;
 
 use header_normalization::{Config, ConnectionFacts, Decision, Normalizer};
-use wasmesh_sdk::testing::{count_allocations, CountingAllocator, BENCHMARK_REQUEST};
 use wasmesh_sdk::HeaderMap;
+use wasmesh_testing::{count_allocations, CountingAllocator, BENCHMARK_REQUEST};
 
 #[global_allocator]
 static COUNTING_ALLOCATOR: CountingAllocator = CountingAllocator;

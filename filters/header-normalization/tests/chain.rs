@@ -5,7 +5,7 @@ mod common;
 
 use header_normalization::HeaderNormalization;
 use wasmesh_sdk::chain::{stage, Bundle, Chain, StageFactory};
-use wasmesh_sdk::testing::{Host, LogLevel};
+use wasmesh_testing::{Host, LogLevel};
 
 struct OnlyNormalization;
 
@@ -17,8 +17,14 @@ impl Bundle for OnlyNormalization {
     }
 }
 
+/// The bundle of this test, natively: it has no built module (the `wasmesh` bundle's own
+/// tests run its chains against dist/wasmesh.wasm too).
+fn bundle_host() -> Host {
+    Host::native::<Chain<OnlyNormalization>>()
+}
+
 fn chain_host(config: &str) -> Host {
-    let host = Host::new(wasmesh_sdk::register::<Chain<OnlyNormalization>>);
+    let host = bundle_host();
     assert!(host.configure(config), "{:?}", host.logs());
     host
 }
@@ -48,7 +54,7 @@ fn a_stage_without_config_uses_the_defaults() {
 
 #[test]
 fn stage_config_errors_carry_the_chain_path() {
-    let host = Host::new(wasmesh_sdk::register::<Chain<OnlyNormalization>>);
+    let host = bundle_host();
     assert!(!host.configure(
         r#"{"chain": [{"name": "header-normalization", "config": {"renames": [{"from": "a", "to": "a"}]}}]}"#
     ));

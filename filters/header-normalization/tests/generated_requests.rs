@@ -22,7 +22,7 @@ use std::cell::Cell;
 use wasmesh_fuzz_strategies::config::{header_normalization, redirects};
 use wasmesh_fuzz_strategies::request::{request, values_of, Request};
 use wasmesh_fuzz_strategies::{note_input, run, Bytes};
-use wasmesh_sdk::testing::{Action, Host};
+use wasmesh_testing::{Action, Host};
 
 /// The refusals of the README's rule table, with their status.
 const REFUSALS: &[(&str, u16)] = &[
@@ -59,7 +59,7 @@ enum Outcome {
 }
 
 fn host(config: &str) -> Host {
-    let host = Host::new(wasmesh_sdk::register::<HeaderNormalization>);
+    let host = Host::of::<HeaderNormalization>();
     assert!(host.configure(config), "{config}: {:?}", host.logs());
     host
 }
@@ -220,7 +220,7 @@ fn forwarded_requests_have_one_canonical_target() {
                 }
                 if let [path] = values_of(&raw, ":path").as_slice() {
                     let canonical =
-                        wasmesh_sdk::path::canonicalize(path, &config.path).map(|c| c.is_changed());
+                        wasmesh_path::canonicalize(path, &config.path).map(|c| c.is_changed());
                     prop_assert_eq!(canonical, Ok(false), "{:?}", String::from_utf8_lossy(path));
                 }
             }

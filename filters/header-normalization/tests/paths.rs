@@ -11,8 +11,8 @@
 mod common;
 
 use common::{counter, host, send_bytes, Outcome};
-use wasmesh_sdk::path::examples::{Profile, HOSTILE_TARGETS, RFC3986_ABNORMAL, RFC3986_NORMAL};
-use wasmesh_sdk::testing::Host;
+use wasmesh_path::examples::{Profile, HOSTILE_TARGETS, RFC3986_ABNORMAL, RFC3986_NORMAL};
+use wasmesh_testing::Host;
 
 /// Sends `GET <target>` and returns the forwarded target, or the rule that refused it
 /// (`redirect:<location>` for a redirect).

@@ -12,7 +12,7 @@
 mod common;
 
 use common::{host, send_bytes, Outcome};
-use wasmesh_sdk::testing::{Host, TestRng};
+use wasmesh_testing::{Host, TestRng};
 
 /// Pieces hostile paths are made of.
 const PATH_PIECES: &[&[u8]] = &[

@@ -10,7 +10,7 @@ mod common;
 
 use common::{counter, get, host, send, send_bytes, Outcome};
 use header_normalization::HeaderNormalization;
-use wasmesh_sdk::testing::{Host, LogLevel};
+use wasmesh_testing::{Host, LogLevel};
 
 fn rejected(status: u16, rule: &str) -> Outcome {
     Outcome::Rejected(status, rule.to_owned())
@@ -833,7 +833,7 @@ fn bad_configurations_are_refused_naming_the_field() {
         (r#"{"strip_hop_by_hop": "yes"}"#, "config.strip_hop_by_hop"),
     ];
     for (json, path) in cases {
-        let host = Host::new(wasmesh_sdk::register::<HeaderNormalization>);
+        let host = Host::of::<HeaderNormalization>();
         assert!(!host.configure(json), "{json}");
         let needle = format!("header-normalization: {path}: ");
         assert!(

@@ -5,11 +5,11 @@
 //! [`wasmesh_sdk::config::reader`] (a derived `Deserialize` would cost a copy of the
 //! deserializer per type in the wasm module).
 
+use crate::workload::Workload;
 use std::collections::BTreeMap;
+use wasmesh_identity::{Cidr, SpiffeMapping, SpiffeMappingConfig};
 use wasmesh_sdk::config::reader::Node;
 use wasmesh_sdk::config::Value;
-use wasmesh_sdk::identity::{Cidr, SpiffeMapping, SpiffeMappingConfig};
-use wasmesh_sdk::workload::Workload;
 use wasmesh_sdk::ConfigError;
 
 /// The label value for anything the filter cannot establish.

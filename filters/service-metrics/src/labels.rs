@@ -2,6 +2,7 @@
 
 use crate::config::Naming;
 use wasmesh_sdk::metrics::{Counter, Histogram, Recorded};
+use wasmesh_sdk::Host;
 
 /// Istio's label names (those of Istio's `istio_requests_total`, in Istio's order), in the
 /// order values are given (see [`Labels::istio`]).
@@ -192,13 +193,13 @@ pub struct Families {
 }
 
 impl Families {
-    /// Defines the families; each keeps at most `cap` label sets (then `other`).
-    pub fn new(naming: Naming, cap: usize) -> Self {
+    /// Defines the families in `host`; each keeps at most `cap` label sets (then `other`).
+    pub fn new(host: &dyn Host, naming: Naming, cap: usize) -> Self {
         let [requests, duration, request_bytes, response_bytes] = metric_names(naming);
         let labels = label_names(naming);
         let overflow = Counter::new(OVERFLOW_METRIC, &[]);
         // Defined now so that the series exists (at 0) before any overflow.
-        overflow.add(&[], 0);
+        overflow.add(host, &[], 0);
         Self {
             naming,
             requests: Counter::new(requests, labels).with_tag_set_cap(cap),
@@ -209,21 +210,24 @@ impl Families {
         }
     }
 
-    /// Records one request: the counter and the three histograms, with the same labels.
-    pub fn record(&self, labels: &Labels<'_>, measured: Measurements) {
+    /// Records one request in `host`: the counter and the three histograms, with the same
+    /// labels.
+    pub fn record(&self, host: &dyn Host, labels: &Labels<'_>, measured: Measurements) {
         match self.naming {
-            Naming::Istio => self.record_values(&labels.istio(), measured),
-            Naming::Native => self.record_values(&labels.native(), measured),
+            Naming::Istio => self.record_values(host, &labels.istio(), measured),
+            Naming::Native => self.record_values(host, &labels.native(), measured),
         }
     }
 
-    fn record_values(&self, values: &[&str], measured: Measurements) {
-        let recorded = self.requests.add_checked(values, 1);
-        self.duration.record(values, measured.duration_ms);
-        self.request_bytes.record(values, measured.request_bytes);
-        self.response_bytes.record(values, measured.response_bytes);
+    fn record_values(&self, host: &dyn Host, values: &[&str], measured: Measurements) {
+        let recorded = self.requests.add_checked(host, values, 1);
+        self.duration.record(host, values, measured.duration_ms);
+        self.request_bytes
+            .record(host, values, measured.request_bytes);
+        self.response_bytes
+            .record(host, values, measured.response_bytes);
         if recorded == Recorded::Overflow {
-            self.overflow.increment(&[]);
+            self.overflow.increment(host, &[]);
         }
     }
 }

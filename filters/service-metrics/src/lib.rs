@@ -8,17 +8,19 @@
 //!
 //! Two naming modes: `istio` (`istio_requests_total` with Istio's label names, so Istio
 //! dashboards and alerts work unchanged) and `native` (`wasmesh_service_requests_total`).
-//! The caller is named from its verified mTLS certificate through the SDK's SPIFFE
-//! mapping, or from a header only when configured and sent from a trusted address.
+//! The caller is named from its verified mTLS certificate through the SPIFFE mapping of
+//! `wasmesh-identity`, or from a header only when configured and sent from a trusted
+//! address.
 //! Label values are escaped by the SDK and each metric caps its label sets (then `other`).
 //! Under Istio, what the configuration leaves out of this sidecar's own names and labels
-//! comes from Envoy's node metadata (`wasmesh_sdk::workload`), read once when configured.
+//! comes from Envoy's node metadata ([`workload`]), read once when configured.
 //!
 //! * [`config`]: the JSON configuration and its validation.
 //! * [`peer`]: naming callers and destinations.
-//! * [`report`]: reading the finished exchange and recording it.
+//! * [`report`]: what a finished exchange records, a plain function of what Envoy reports.
 //! * [`labels`]: metric and label names, label values.
 //! * [`flags`], [`grpc`]: response flags and gRPC status.
+//! * [`workload`]: the local workload from Istio's node metadata.
 
 pub mod config;
 pub mod flags;
@@ -26,13 +28,15 @@ pub mod grpc;
 pub mod labels;
 pub mod peer;
 pub mod report;
+pub mod workload;
 
 use config::{Config, Settings};
 use labels::Families;
-use proxy_wasm::types::LogLevel;
-use wasmesh_sdk::properties::AttributeBatch;
-use wasmesh_sdk::workload::Workload;
-use wasmesh_sdk::{host, ConfigError, Filter, Flow, Hooks, Http};
+use report::{Exchange, Facts};
+use std::rc::Rc;
+use wasmesh_sdk::config::reader::Node;
+use wasmesh_sdk::{AttributeBatch, ConfigError, Filter, Flow, HeaderMap, Hooks, Host};
+use workload::Workload;
 
 /// The compiled filter: validated settings, the metric families and the attributes read
 /// at the end of each stream.
@@ -51,19 +55,17 @@ pub struct Stream {
 
 impl Filter for ServiceMetrics {
     const NAME: &'static str = "service-metrics";
-    /// The JSON document, read by [`Config::read`] when compiled.
-    type Config = wasmesh_sdk::config::Value;
     type Stream = Stream;
     const HOOKS: Hooks = Hooks::REQUEST_HEADERS.and(Hooks::LOG);
 
-    /// Compiles the configuration; what it leaves out of this sidecar's own names and
-    /// labels comes from Istio's node metadata, read here once. Logs one line naming where
-    /// the service and namespace came from.
-    fn compile(json: wasmesh_sdk::config::Value) -> Result<Self, ConfigError> {
-        let mut settings = Settings::compile(Config::read(&json)?)?;
-        let line = settings.adopt(Workload::from_node_metadata());
-        host::log(LogLevel::Info, &line);
-        let families = Families::new(settings.naming, settings.max_label_sets);
+    /// Reads the document with [`Config::read`] and compiles it; what it leaves out of this
+    /// sidecar's own names and labels comes from Istio's node metadata, read here once
+    /// through `host`. Logs one line naming where the service and namespace came from.
+    fn compile(config: &Node<'_>, host: &dyn Host) -> Result<Self, ConfigError> {
+        let mut settings = Settings::compile(Config::read(config.value())?)?;
+        let line = settings.adopt(Workload::from_node_metadata(host));
+        log::info!("{line}");
+        let families = Families::new(host, settings.naming, settings.max_label_sets);
         let attributes = report::attributes(settings.direction);
         Ok(ServiceMetrics {
             settings,
@@ -73,18 +75,45 @@ impl Filter for ServiceMetrics {
     }
 
     /// Notes when the request headers arrived, by the module's clock.
-    fn on_request_headers(&self, stream: &mut Stream, _http: &Http) -> Flow {
-        stream.started_nanos = Some(host::now_nanos());
+    fn on_request_headers(&self, stream: &mut Stream, host: &dyn Host) -> Flow {
+        stream.started_nanos = Some(host.now_nanos());
         Flow::Continue
     }
 
-    fn on_log(&self, stream: &mut Stream, http: &Http) {
-        let recorder = report::Recorder {
-            settings: &self.settings,
-            families: &self.families,
-            attributes: &self.attributes,
-        };
-        report::record(&recorder, http, stream.started_nanos);
+    /// Reads the exchange through `host` (its end-of-stream attributes in one call, the
+    /// request headers, the verified caller, the clock when the request headers arrived),
+    /// lets [`report::report`] work out what to record, asking `host` for the facts only
+    /// some labels depend on, and records it in the metric families.
+    fn on_log(&self, stream: &mut Stream, host: &dyn Host) {
+        let values = host.attributes(&self.attributes);
+        let request = host.request_headers();
+        let verified = host.verified_caller();
+        let elapsed_nanos = stream
+            .started_nanos
+            .map_or(0, |started| host.now_nanos().saturating_sub(started));
+        let exchange = Exchange::new(&values, &request, verified.as_deref(), elapsed_nanos);
+        let report = report::report(&self.settings, &exchange, host);
+        self.families
+            .record(host, &report.labels(), report.measured);
+    }
+}
+
+/// The facts of an exchange that only some labels depend on, read from Envoy.
+impl Facts for dyn Host + '_ {
+    fn attribute(&self, path: &[&str]) -> Option<Rc<[u8]>> {
+        Host::attribute(self, path)
+    }
+
+    fn string(&self, path: &[&str]) -> Option<String> {
+        Host::string(self, path)
+    }
+
+    fn response_headers(&self) -> HeaderMap {
+        Host::response_headers(self)
+    }
+
+    fn response_trailers(&self) -> HeaderMap {
+        Host::response_trailers(self)
     }
 }
 

@@ -9,7 +9,7 @@
 use crate::config::{is_plain_name, HeaderFormat, TrustedHeader, UNKNOWN};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use wasmesh_sdk::identity::{parse_xfcc, SpiffeId, SpiffeMapping};
+use wasmesh_identity::{parse_xfcc, SpiffeId, SpiffeMapping};
 use wasmesh_sdk::{HeaderMap, VerifiedCaller};
 
 /// What the request tells about its caller, before naming.
@@ -203,7 +203,7 @@ pub fn name_destination<'a>(destinations: &'a BTreeMap<String, String>, raw: &'a
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use wasmesh_sdk::identity::{Cidr, SpiffeMappingConfig};
+    use wasmesh_identity::{Cidr, SpiffeMappingConfig};
 
     fn mapping() -> SpiffeMapping {
         SpiffeMapping::compile(SpiffeMappingConfig {

@@ -1,4 +1,4 @@
-//! service-metrics driven through the proxy-wasm dispatcher by the native host emulator:
+//! service-metrics driven through the proxy-wasm dispatcher by the host emulator:
 //! each label source, response outcomes, cardinality overflow and escaping.
 #![allow(
     clippy::unwrap_used,
@@ -7,12 +7,12 @@
     clippy::indexing_slicing
 )]
 
-use serde::Deserialize;
 use service_metrics::ServiceMetrics;
 use wasmesh_sdk::chain::{stage, Bundle, Chain, StageFactory};
+use wasmesh_sdk::config::reader::Node;
 use wasmesh_sdk::metrics::MetricKind;
-use wasmesh_sdk::testing::{Host, HttpStream, LogLevel};
-use wasmesh_sdk::{ConfigError, Filter, Flow, Http, LocalReply};
+use wasmesh_sdk::{ConfigError, Filter, Flow, LocalReply};
+use wasmesh_testing::{Host, HttpStream, LogLevel};
 
 const NATIVE: [&str; 4] = [
     "wasmesh_service_requests_total",
@@ -37,7 +37,7 @@ const NR: i64 = 1 << 8;
 const URX: i64 = 1 << 15;
 
 fn host(config: &str) -> Host {
-    let host = Host::new(wasmesh_sdk::register::<ServiceMetrics>);
+    let host = Host::of::<ServiceMetrics>();
     assert!(host.configure(config), "config refused: {:?}", host.logs());
     // Envoy defines `connection.mtls` for every downstream connection.
     host.set_property(&["connection", "mtls"], false);
@@ -267,7 +267,8 @@ fn trusted_header_from_trusted_addresses_names_the_caller() {
 
 #[test]
 fn the_request_headers_are_read_once_per_request() {
-    for (config, list_reads, header_reads) in [(TRUSTED_HEADER, 1, 0), (INBOUND, 0, 1)] {
+    // One read of the whole list, whether one header is needed (`content-type`) or more.
+    for config in [TRUSTED_HEADER, INBOUND] {
         let host = host(config);
         Exchange::ok()
             .header("x-wasmesh-caller", "batch")
@@ -279,7 +280,7 @@ fn the_request_headers_are_read_once_per_request() {
                 host.host_calls("proxy_get_header_map_pairs"),
                 host.host_calls("proxy_get_header_map_value")
             ),
-            (list_reads, header_reads),
+            (1, 0),
             "{config}"
         );
     }
@@ -339,6 +340,113 @@ fn an_attribute_without_value_falls_back_to_one_read_each() {
     assert_eq!(
         host.metric(&labels.stat(NATIVE[3])).unwrap().samples,
         vec![250]
+    );
+}
+
+/// The host calls of `exchange` sent after an identical one (which created the attribute
+/// batch's expression and defined the stats), and the attributes it read on its own.
+fn calls_of(host: &Host, exchange: &Exchange<'_>) -> (u64, Vec<String>) {
+    exchange.send(host);
+    let before: u64 = host.host_call_counts().values().sum();
+    host.take_property_reads();
+    exchange.send(host);
+    let calls = host.host_call_counts().values().sum::<u64>() - before;
+    (calls, host.take_property_reads())
+}
+
+#[test]
+fn each_request_reads_only_what_its_labels_depend_on() {
+    // Every request: the clock twice (request headers, end of stream), the attribute batch,
+    // the request headers, the counter and the three histograms.
+    const EVERY: u64 = 8;
+    const SAN: &str = "spiffe://example.org/ns/shop/sa/frontend";
+    let check = |config: &str,
+                 mtls: bool,
+                 connection: &[(&[&str], &str)],
+                 exchange: Exchange<'_>,
+                 more: u64,
+                 reads: &[&str]| {
+        let host = host(config);
+        host.set_property(&["connection", "mtls"], mtls);
+        for (path, value) in connection {
+            host.set_property(path, *value);
+        }
+        let (calls, read) = calls_of(&host, &exchange);
+        let read: Vec<&str> = read.iter().map(String::as_str).collect();
+        assert_eq!((calls, read.as_slice()), (EVERY + more, reads), "{config}");
+    };
+    let peer: &[&str] = &["connection", "uri_san_peer_certificate"];
+    check(INBOUND, false, &[], Exchange::ok(), 0, &[]);
+    check(
+        INBOUND,
+        true,
+        &[(peer, SAN)],
+        Exchange::ok(),
+        1,
+        &["connection.uri_san_peer_certificate"],
+    );
+    check(
+        TRUSTED_HEADER,
+        false,
+        &[(&["source", "address"], "10.1.2.3:4000")],
+        Exchange::ok().header("x-wasmesh-caller", "batch"),
+        1,
+        &["source.address"],
+    );
+    check(
+        r#"{"direction": "inbound", "naming": "istio", "service": "reviews",
+            "spiffe": {"trust_domains": ["example.org"]}}"#,
+        true,
+        &[(peer, SAN)],
+        Exchange::ok(),
+        2,
+        &[
+            "connection.uri_san_peer_certificate",
+            "connection.uri_san_local_certificate",
+        ],
+    );
+    // gRPC: the response trailers and headers, for the status.
+    check(
+        INBOUND,
+        false,
+        &[],
+        Exchange {
+            trailers: Some(vec![("grpc-status", "0")]),
+            ..Exchange::ok().header("content-type", "application/grpc")
+        },
+        2,
+        &[],
+    );
+    check(
+        r#"{"direction": "outbound", "service": "productpage"}"#,
+        false,
+        &[
+            (
+                &["xds", "cluster_name"],
+                "outbound|9080||reviews.shop.svc.cluster.local",
+            ),
+            (&["upstream", "address"], "10.0.0.2:9080"),
+        ],
+        Exchange::ok(),
+        3,
+        &[
+            "xds.cluster_name",
+            "upstream.subject_local_certificate",
+            "upstream.address",
+        ],
+    );
+    check(
+        r#"{"direction": "outbound", "naming": "istio", "service": "productpage",
+            "destination_from": "authority"}"#,
+        false,
+        &[(&["upstream", "subject_local_certificate"], "CN=productpage")],
+        Exchange::ok(),
+        3,
+        &[
+            "upstream.uri_san_local_certificate",
+            "upstream.uri_san_peer_certificate",
+            "upstream.subject_local_certificate",
+        ],
     );
 }
 
@@ -672,7 +780,7 @@ const LABELS: &[(&str, &str)] = &[
 /// A host whose Envoy node metadata has these fields and `LABELS`, running the filter with
 /// `config`.
 fn node_host(config: &str, fields: &[(&str, &str)], labels: &[(&str, &str)]) -> Host {
-    let host = Host::new(wasmesh_sdk::register::<ServiceMetrics>);
+    let host = Host::of::<ServiceMetrics>();
     for (key, value) in fields {
         host.set_property(&["xds", "node", "metadata", key], *value);
     }
@@ -1089,26 +1197,25 @@ fn missing_measurements_are_recorded_as_zero() {
 
 // --- local replies from an earlier stage ----------------------------------------------
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DenyConfig {
+/// Refuses one path with a 403, like access-control.
+struct Deny {
     path: String,
 }
 
-/// Refuses one path with a 403, like access-control.
-struct Deny(DenyConfig);
-
 impl Filter for Deny {
     const NAME: &'static str = "deny";
-    type Config = DenyConfig;
     type Stream = ();
 
-    fn compile(config: DenyConfig) -> Result<Self, ConfigError> {
-        Ok(Deny(config))
+    /// `{"path": "/..."}`.
+    fn compile(config: &Node<'_>, _: &dyn wasmesh_sdk::Host) -> Result<Self, ConfigError> {
+        let fields = config.object(&["path"])?;
+        Ok(Deny {
+            path: fields.present("path")?.string()?,
+        })
     }
 
-    fn on_request_headers(&self, _: &mut (), http: &Http) -> Flow {
-        if http.request_header(":path").as_deref() == Some(self.0.path.as_bytes()) {
+    fn on_request_headers(&self, _: &mut (), host: &dyn wasmesh_sdk::Host) -> Flow {
+        if host.request_headers().first(":path") == Some(self.path.as_bytes()) {
             return Flow::Reply(LocalReply::error(403, "forbidden", "deny"));
         }
         Flow::Continue
@@ -1127,7 +1234,8 @@ impl Bundle for TestBundle {
 
 #[test]
 fn a_local_reply_from_an_earlier_stage_is_counted() {
-    let host = Host::new(wasmesh_sdk::register::<Chain<TestBundle>>);
+    // A bundle defined by the test: no built module, so natively whatever the backend.
+    let host = Host::native::<Chain<TestBundle>>();
     assert!(host.configure(
         r#"{"chain": [{"name": "deny", "config": {"path": "/admin"}},
                       {"name": "service-metrics", "config": {"direction": "inbound", "service": "reviews"}}]}"#
@@ -1279,14 +1387,14 @@ fn several_response_flags_are_escaped_not_split() {
 
 #[test]
 fn an_empty_configuration_is_refused() {
-    let host = Host::new(wasmesh_sdk::register::<ServiceMetrics>);
+    let host = Host::of::<ServiceMetrics>();
     assert!(!host.configure(""));
     assert!(host.logged(LogLevel::Critical, "service-metrics: config"));
 }
 
 #[test]
 fn a_bad_configuration_is_refused_with_one_line_naming_the_field() {
-    let host = Host::new(wasmesh_sdk::register::<ServiceMetrics>);
+    let host = Host::of::<ServiceMetrics>();
     assert!(!host.configure(
         r#"{"direction": "inbound", "trusted_source_header": {"name": "x", "from_cidrs": ["nope"]}}"#
     ));

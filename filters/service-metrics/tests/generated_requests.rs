@@ -24,7 +24,7 @@ use wasmesh_fuzz_strategies::config::service_metrics;
 use wasmesh_fuzz_strategies::request::request;
 use wasmesh_fuzz_strategies::{note_input, run};
 use wasmesh_sdk::metrics::MetricKind;
-use wasmesh_sdk::testing::{Action, Host, Metric};
+use wasmesh_testing::{Action, Host, Metric};
 
 /// The families: the request counter, then the three histograms; native and Istio names.
 const FAMILIES: [[&str; 4]; 2] = [
@@ -45,7 +45,7 @@ const FAMILIES: [[&str; 4]; 2] = [
 const OVERFLOW: &str = "wasmesh_service_metrics_overflow_total";
 
 fn host(config: &str) -> Host {
-    let host = Host::new(wasmesh_sdk::register::<ServiceMetrics>);
+    let host = Host::of::<ServiceMetrics>();
     assert!(host.configure(config), "{config}: {:?}", host.logs());
     host
 }

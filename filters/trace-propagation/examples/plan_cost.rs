@@ -15,8 +15,8 @@
 use std::hint::black_box;
 
 use trace_propagation::TracePropagation;
-use wasmesh_sdk::testing::{count_allocations, CountingAllocator, BENCHMARK_REQUEST};
-use wasmesh_sdk::{Filter, HeaderMap};
+use wasmesh_sdk::HeaderMap;
+use wasmesh_testing::{count_allocations, CountingAllocator, BENCHMARK_REQUEST};
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
@@ -38,8 +38,8 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().map_or(10_000, |n| n.parse().expect("N"));
     let run = args.next().is_none_or(|run| run != "0");
-    let json = wasmesh_sdk::config::json::parse(CONFIG.as_bytes()).expect("config");
-    let filter = TracePropagation::compile(json).expect("compiles");
+    let host = wasmesh_testing::MemoryHost::new();
+    let filter = wasmesh_sdk::load::<TracePropagation>(CONFIG.as_bytes(), &host).expect("compiles");
     let headers = HeaderMap::from(BENCHMARK_REQUEST);
     let mut state = 0u8;
     let mut random = fake_random(&mut state);

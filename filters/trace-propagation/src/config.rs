@@ -1,47 +1,36 @@
 //! The JSON configuration and its compiled form, [`Settings`].
 //!
-//! The filter reads its configuration by hand ([`Config::read`], with the SDK's
-//! [`wasmesh_sdk::config::reader`]) rather than through the derived `Deserialize`, which
-//! costs a copy of the deserializer per type in the wasm module; both accept the same
-//! documents with the same errors.
+//! The filter reads its configuration with the SDK's [`wasmesh_sdk::config::reader`]
+//! ([`Config::read`]), whose errors name the JSON path of the field.
 
-use serde::Deserialize;
 use wasmesh_sdk::config::reader::{Node, Probability};
 use wasmesh_sdk::config::Value;
-use wasmesh_sdk::trace::TraceState;
 use wasmesh_sdk::ConfigError;
 
 use crate::sampler::Sampler;
+use crate::trace_context::TraceState;
 
 /// The JSON configuration. Every field is optional; `{}` is a sidecar that continues
 /// incoming traces, gives each forwarded request a new span id, samples every new trace
 /// and sends W3C headers.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct Config {
     /// Whether this filter instance gives the request it forwards a new span id (W3C
     /// `parent-id`, B3 `SpanId`). Default `true`.
-    #[serde(default = "yes")]
     pub new_span_id: bool,
     /// The header formats sent on, at least one. Default `["w3c"]`.
-    #[serde(default = "default_inject")]
     pub inject: Vec<Format>,
     /// How sampling decisions are made.
-    #[serde(default)]
     pub sampling: SamplingConfig,
     /// What to do with an incoming trace context. Default `continue`.
-    #[serde(default)]
     pub trust_boundary: TrustBoundary,
     /// With `trust_boundary: restart`, the `tracestate` key under which the incoming
     /// context is kept (as a version `00` `traceparent` value); absent, it is dropped.
-    #[serde(default)]
     pub restart_tracestate_key: Option<String>,
     /// A response header that receives the trace id (32 hex digits); absent, none is set.
-    #[serde(default)]
     pub response_trace_id_header: Option<String>,
     /// Whether the W3C `baggage` header is forwarded (within its limits) or removed.
     /// Default `true`.
-    #[serde(default = "yes")]
     pub baggage: bool,
 }
 
@@ -60,8 +49,7 @@ impl Default for Config {
 }
 
 /// A trace-context header format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// W3C `traceparent` and `tracestate`.
     W3c,
@@ -72,16 +60,13 @@ pub enum Format {
 }
 
 /// `sampling` in the configuration.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct SamplingConfig {
     /// The probability (0.0 to 1.0, at most 9 decimal places, read exactly) that a trace
     /// this filter decides on is sampled. Default `1.0`.
-    #[serde(default = "one")]
     pub probability: Probability,
     /// Whether an incoming sampling decision is kept. `false` (for an edge) decides every
     /// request again with `probability`. Default `true`.
-    #[serde(default = "yes")]
     pub trust_incoming: bool,
 }
 
@@ -95,8 +80,7 @@ impl Default for SamplingConfig {
 }
 
 /// What to do with the trace context a request arrives with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TrustBoundary {
     /// Continue the incoming trace (inside the mesh).
     #[default]
@@ -106,7 +90,7 @@ pub enum TrustBoundary {
 }
 
 impl Config {
-    /// Reads the configuration from its JSON document, as its `Deserialize` does.
+    /// Reads the configuration from its JSON document.
     pub fn read(value: &Value) -> Result<Self, ConfigError> {
         let fields = Node::root(value).object(&[
             "new_span_id",
@@ -148,7 +132,7 @@ impl Format {
 }
 
 impl SamplingConfig {
-    /// Reads `sampling` from its JSON object, as its `Deserialize` does.
+    /// Reads `sampling` from its JSON object.
     pub fn read(node: &Node<'_>) -> Result<Self, ConfigError> {
         let fields = node.object(&["probability", "trust_incoming"])?;
         Ok(Self {
@@ -196,10 +180,6 @@ pub enum Boundary {
         /// The key, already validated.
         link_key: Option<String>,
     },
-}
-
-fn yes() -> bool {
-    true
 }
 
 fn one() -> Probability {
@@ -281,16 +261,18 @@ fn is_header_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(tchar)
 }
 
+/// Parses, reads and compiles a configuration, for the crate's tests.
+#[cfg(test)]
+pub(crate) fn compile(json: &str) -> Result<Settings, ConfigError> {
+    let value = wasmesh_sdk::config::json::parse(json.as_bytes())
+        .map_err(|e| ConfigError::at("", e.to_string()))?;
+    Settings::compile(Config::read(&value)?)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
-
-    fn compile(json: &str) -> Result<Settings, ConfigError> {
-        let value = wasmesh_sdk::config::json::parse(json.as_bytes())
-            .map_err(|e| ConfigError::at("", e.to_string()))?;
-        Settings::compile(Config::read(&value)?)
-    }
 
     fn error(json: &str) -> String {
         compile(json).unwrap_err().to_string()
@@ -434,61 +416,5 @@ mod tests {
         assert!(error(r#"{"sampling": {"rate": 1}}"#)
             .starts_with("config.sampling.rate: unknown field"));
         assert!(error(r#"{"new_span": true}"#).starts_with("config.new_span: unknown field"));
-    }
-
-    #[test]
-    fn read_by_hand_as_deserialized() {
-        for json in [
-            "{}",
-            r#"{"new_span_id": false, "inject": ["b3multi", "w3c", "b3"],
-                "sampling": {"probability": 0.25, "trust_incoming": false},
-                "trust_boundary": "restart", "restart_tracestate_key": "edge@wasmesh",
-                "response_trace_id_header": "x-trace-id", "baggage": false}"#,
-            r#"{"sampling": {"probability": 0}, "trust_boundary": "continue"}"#,
-            r#"{"sampling": {"probability": 0.1}}"#,
-            r#"{"sampling": {"probability": 25e-2, "trust_incoming": true}}"#,
-            r#"{"sampling": {}, "restart_tracestate_key": null, "response_trace_id_header": null}"#,
-            r#"{"inject": []}"#,
-        ] {
-            let value = wasmesh_sdk::config::json::parse(json.as_bytes()).unwrap();
-            let derived = wasmesh_sdk::config::parse::<Config>(json.as_bytes()).unwrap();
-            let by_hand = Config::read(&value).unwrap();
-            assert_eq!(format!("{by_hand:?}"), format!("{derived:?}"), "{json}");
-        }
-        for json in [
-            r#"{"new_span": true}"#,
-            r#"{"inject": ["zipkin"]}"#,
-            r#"{"inject": "w3c"}"#,
-            r#"{"sampling": {"rate": 1}}"#,
-            r#"{"sampling": {"probability": "x"}}"#,
-            r#"{"sampling": {"probability": null}}"#,
-            r#"{"sampling": {"probability": 1.5}}"#,
-            r#"{"sampling": {"probability": -0.1}}"#,
-            r#"{"sampling": {"probability": 2}}"#,
-            r#"{"sampling": {"trust_incoming": 1}}"#,
-            r#"{"trust_boundary": "maybe"}"#,
-            r#"{"baggage": null}"#,
-            r#"{"new_span_id": 1}"#,
-            r#"{"restart_tracestate_key": 1}"#,
-            r#"{"baggage": true, "baggage": false}"#,
-        ] {
-            let value = wasmesh_sdk::config::json::parse(json.as_bytes()).unwrap();
-            let derived = wasmesh_sdk::config::parse::<Config>(json.as_bytes()).unwrap_err();
-            assert_eq!(Config::read(&value).unwrap_err(), derived, "{json}");
-        }
-        // Through the deserializer a fraction arrives as an f64, which has no text to quote.
-        let json = r#"{"sampling": {"probability": 0.1234567891}}"#;
-        assert_eq!(
-            wasmesh_sdk::config::parse::<Config>(json.as_bytes())
-                .unwrap_err()
-                .to_string(),
-            "config.sampling.probability: expected a number with at most 9 decimal places, found \
-             a fractional number"
-        );
-        // The deserializer says `found a non-string value` here.
-        assert_eq!(
-            error(r#"{"inject": [3]}"#),
-            "config.inject[0]: expected a string, found 3"
-        );
     }
 }

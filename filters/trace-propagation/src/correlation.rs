@@ -1,8 +1,8 @@
 //! Request correlation beside the trace context: `x-request-id` and W3C `baggage`.
 
 use crate::received::Values;
-use wasmesh_sdk::trace::baggage::is_within_limits;
-use wasmesh_sdk::trace::{limit_baggage, new_request_id_value, HeaderValue};
+use crate::trace_context::baggage::is_within_limits;
+use crate::trace_context::{limit_baggage, new_request_id_value, HeaderValue};
 
 /// A new UUID v4 `x-request-id` when the request has none (`values` is empty), an empty
 /// one, or several (which one would be right is unknown); nothing when it has exactly one.
@@ -56,8 +56,8 @@ mod tests {
     use super::*;
     use crate::plan::{Edit, Edits, BAGGAGE_AT, REQUEST_ID_AT};
     use crate::received::{Received, Slot};
-    use wasmesh_sdk::trace::baggage::BAGGAGE;
-    use wasmesh_sdk::trace::request_id::X_REQUEST_ID;
+    use crate::trace_context::baggage::BAGGAGE;
+    use crate::trace_context::request_id::X_REQUEST_ID;
     use wasmesh_sdk::HeaderMap;
 
     /// The one change in `edits`, which the test keeps.

@@ -5,7 +5,7 @@
 //! repeated header is seen (and is invalid).
 
 use crate::received::{Received, Slot};
-use wasmesh_sdk::trace::{B3Error, B3MultiValues, TraceParent, TraceParentError, B3};
+use crate::trace_context::{B3Error, B3MultiValues, TraceParent, TraceParentError, B3};
 
 /// What the request's trace headers carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +78,7 @@ mod tests {
     fn extract(headers: &HeaderMap) -> Incoming {
         extract_received(&Received::read(headers))
     }
-    use wasmesh_sdk::trace::{Sampling, SpanId, TraceId};
+    use crate::trace_context::{Sampling, SpanId, TraceId};
 
     const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
     const SPAN: &str = "00f067aa0ba902b7";

@@ -1,11 +1,11 @@
 //! Writing the outgoing context in the configured header formats.
 
-use wasmesh_sdk::trace::b3::{
+use crate::trace_context::b3::{
     B3_SINGLE, X_B3_FLAGS, X_B3_PARENT_SPAN_ID, X_B3_SAMPLED, X_B3_SPAN_ID, X_B3_TRACE_ID,
 };
-use wasmesh_sdk::trace::traceparent::TRACEPARENT;
-use wasmesh_sdk::trace::tracestate::TRACESTATE;
-use wasmesh_sdk::trace::{TraceParent, B3};
+use crate::trace_context::traceparent::TRACEPARENT;
+use crate::trace_context::tracestate::TRACESTATE;
+use crate::trace_context::{TraceParent, B3};
 
 use crate::config::Format;
 use crate::outgoing::{Outgoing, OutgoingState};
@@ -85,7 +85,7 @@ mod tests {
     use super::*;
     use crate::outgoing::Outcome;
     use crate::plan::Edit;
-    use wasmesh_sdk::trace::{Sampling, SpanContext, SpanId, TraceId, TraceState};
+    use crate::trace_context::{Sampling, SpanContext, SpanId, TraceId, TraceState};
 
     fn outgoing(sampling: Sampling, parent: Option<&str>, tracestate: &str) -> Outgoing<'static> {
         Outgoing {

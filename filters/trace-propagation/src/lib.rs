@@ -23,15 +23,17 @@ mod outgoing;
 mod plan;
 mod received;
 mod sampler;
+pub mod trace_context;
 
 pub use config::{Config, Format, SamplingConfig, TrustBoundary};
 
 use config::Settings;
 use outgoing::Outcome;
 use plan::Edit;
+use trace_context::TraceId;
+use wasmesh_sdk::config::reader::Node;
 use wasmesh_sdk::metrics::Counter;
-use wasmesh_sdk::trace::TraceId;
-use wasmesh_sdk::{ConfigError, Filter, Flow, Hooks, Http};
+use wasmesh_sdk::{ConfigError, Filter, Flow, HeaderEdit, Hooks, Host};
 
 /// The compiled filter.
 pub struct TracePropagation {
@@ -49,18 +51,14 @@ pub struct Stream {
 
 impl Filter for TracePropagation {
     const NAME: &'static str = "trace-propagation";
-    /// The JSON document, read by [`Config::read`] when compiled.
-    type Config = wasmesh_sdk::config::Value;
     type Stream = Stream;
     const HOOKS: Hooks = Hooks::REQUEST_HEADERS.and(Hooks::RESPONSE_HEADERS);
+    const DEFAULT_CONFIG: Option<&'static str> = Some("{}");
 
-    fn default_config() -> Option<wasmesh_sdk::config::Value> {
-        Some(wasmesh_sdk::config::Value::Object(Vec::new()))
-    }
-
-    fn compile(json: wasmesh_sdk::config::Value) -> Result<Self, ConfigError> {
+    /// Reads the document with [`Config::read`], then compiles it.
+    fn compile(config: &Node<'_>, _: &dyn Host) -> Result<Self, ConfigError> {
         Ok(Self {
-            settings: Settings::compile(Config::read(&json)?)?,
+            settings: Settings::compile(Config::read(config.value())?)?,
             requests: Counter::new(
                 "wasmesh_trace_propagation_requests_total",
                 &["context", "format", "sampled"],
@@ -68,15 +66,18 @@ impl Filter for TracePropagation {
         })
     }
 
-    fn on_request_headers(&self, stream: &mut Stream, http: &Http) -> Flow {
-        let headers = http.request_headers();
-        let mut random = wasmesh_sdk::random::fill;
+    /// Plans the request's trace headers ([`plan::plan`], no host calls) and makes the
+    /// plan's edits one by one: the plan keeps its values in fixed buffers, so the request
+    /// allocates no list of edits.
+    fn on_request_headers(&self, stream: &mut Stream, host: &dyn Host) -> Flow {
+        let headers = host.request_headers();
+        let mut random = |out: &mut [u8]| host.random_bytes(out);
         let plan = plan::plan(&self.settings, &headers, &mut random);
         for edit in &plan.edits {
-            match edit {
-                Edit::Set(name, value) => http.set_request_header(name, value.as_bytes()),
-                Edit::Remove(name) => http.remove_request_header(name),
-            }
+            host.edit_request(&match edit {
+                Edit::Set(name, value) => HeaderEdit::Set(name, value.as_bytes().into()),
+                Edit::Remove(name) => HeaderEdit::Remove(name),
+            });
         }
         let outgoing = &plan.outgoing;
         if let Outcome::Invalid(invalid) = outgoing.outcome {
@@ -86,20 +87,24 @@ impl Filter for TracePropagation {
             Some(true) => "true",
             _ => "false",
         };
-        self.requests.increment(&[
-            outgoing.outcome.context_tag(),
-            outgoing.outcome.format_tag(),
-            sampled,
-        ]);
+        self.requests.increment(
+            host,
+            &[
+                outgoing.outcome.context_tag(),
+                outgoing.outcome.format_tag(),
+                sampled,
+            ],
+        );
         stream.trace_id = Some(outgoing.context.trace_id);
         Flow::Continue
     }
 
-    fn on_response_headers(&self, stream: &mut Stream, http: &Http) -> Flow {
+    fn on_response_headers(&self, stream: &mut Stream, host: &dyn Host) -> Flow {
         if let (Some(name), Some(trace_id)) =
             (&self.settings.response_trace_id_header, &stream.trace_id)
         {
-            http.set_response_header(name, &trace_id.to_hex());
+            let hex = trace_id.to_hex();
+            host.edit_response(&HeaderEdit::Set(name, hex.as_slice().into()));
         }
         Flow::Continue
     }

@@ -11,8 +11,8 @@
 use crate::config::{Boundary, Settings};
 use crate::extract::{extract_received, Incoming, Invalid};
 use crate::received::{Received, Slot};
-use wasmesh_sdk::trace::tracestate::is_canonical;
-use wasmesh_sdk::trace::{Sampling, SpanContext, SpanId, TraceId, TraceParent, TraceState, B3};
+use crate::trace_context::tracestate::is_canonical;
+use crate::trace_context::{Sampling, SpanContext, SpanId, TraceId, TraceParent, TraceState, B3};
 
 /// The context of the forwarded request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -233,13 +233,12 @@ mod tests {
     ) -> Outgoing<'a> {
         decide_received(settings, &Received::read(headers), random)
     }
-    use crate::config::Config;
 
     const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
     const SPAN: &str = "00f067aa0ba902b7";
 
     fn settings(json: &str) -> Settings {
-        Settings::compile(wasmesh_sdk::config::parse::<Config>(json.as_bytes()).unwrap()).unwrap()
+        crate::config::compile(json).unwrap()
     }
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
@@ -369,7 +368,7 @@ mod tests {
         assert_eq!(tags(Outcome::Continued(Source::W3c)), ("continued", "w3c"));
         assert_eq!(tags(Outcome::Restarted(Source::B3)), ("restarted", "b3"));
         assert_eq!(tags(Outcome::Started), ("started", "none"));
-        let invalid = Invalid::B3(wasmesh_sdk::trace::B3Error::Malformed);
+        let invalid = Invalid::B3(crate::trace_context::B3Error::Malformed);
         assert_eq!(tags(Outcome::Invalid(invalid)), ("invalid", "none"));
     }
 }

@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use wasmesh_sdk::trace::HeaderValue;
+use crate::trace_context::HeaderValue;
 use wasmesh_sdk::HeaderMap;
 
 use crate::config::Settings;
@@ -337,11 +337,10 @@ impl crate::TracePropagation {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::config::Config;
-    use wasmesh_sdk::testing::TestRng;
+    use wasmesh_testing::TestRng;
 
     fn settings(json: &str) -> Settings {
-        Settings::compile(wasmesh_sdk::config::parse::<Config>(json.as_bytes()).unwrap()).unwrap()
+        crate::config::compile(json).unwrap()
     }
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
@@ -427,16 +426,15 @@ mod tests {
 
     #[test]
     fn the_names_are_the_trace_headers_then_request_id_and_baggage() {
-        use wasmesh_sdk::trace::baggage::BAGGAGE;
-        use wasmesh_sdk::trace::request_id::X_REQUEST_ID;
+        use crate::trace_context::baggage::BAGGAGE;
+        use crate::trace_context::request_id::X_REQUEST_ID;
         assert_eq!(NAMES[..TRACE_HEADERS.len()], TRACE_HEADERS);
         assert_eq!(NAMES[REQUEST_ID_AT], X_REQUEST_ID);
         assert_eq!(NAMES[BAGGAGE_AT], BAGGAGE);
     }
 
     #[global_allocator]
-    static ALLOCATOR: wasmesh_sdk::testing::CountingAllocator =
-        wasmesh_sdk::testing::CountingAllocator;
+    static ALLOCATOR: wasmesh_testing::CountingAllocator = wasmesh_testing::CountingAllocator;
 
     /// The benchmark's request and sidecar configuration (bench/variants.toml).
     const BENCH_REQUEST: &[(&str, &str)] = &[
@@ -461,7 +459,7 @@ mod tests {
         );
         let request = headers(BENCH_REQUEST);
         let (plan, allocations) =
-            wasmesh_sdk::testing::count_allocations(|| plan(&settings, &request, &mut sevens));
+            wasmesh_testing::count_allocations(|| plan(&settings, &request, &mut sevens));
         let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
         let span = "0707070707070707";
         assert_eq!(
@@ -495,7 +493,7 @@ mod tests {
             .collect();
         let request = headers(&request);
         let (plan, allocations) =
-            wasmesh_sdk::testing::count_allocations(|| plan(&settings, &request, &mut sevens));
+            wasmesh_testing::count_allocations(|| plan(&settings, &request, &mut sevens));
         let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-0707070707070707-01";
         assert_eq!(
             plan.edits,

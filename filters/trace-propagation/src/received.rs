@@ -4,13 +4,13 @@
 //! (and refused where the format says so). Names are matched without regard to ASCII case, as
 //! [`HeaderMap::values`] does.
 
-use wasmesh_sdk::trace::b3::{
+use crate::trace_context::b3::{
     B3_SINGLE, X_B3_FLAGS, X_B3_PARENT_SPAN_ID, X_B3_SAMPLED, X_B3_SPAN_ID, X_B3_TRACE_ID,
 };
-use wasmesh_sdk::trace::baggage::BAGGAGE;
-use wasmesh_sdk::trace::request_id::X_REQUEST_ID;
-use wasmesh_sdk::trace::traceparent::TRACEPARENT;
-use wasmesh_sdk::trace::tracestate::TRACESTATE;
+use crate::trace_context::baggage::BAGGAGE;
+use crate::trace_context::request_id::X_REQUEST_ID;
+use crate::trace_context::traceparent::TRACEPARENT;
+use crate::trace_context::tracestate::TRACESTATE;
 use wasmesh_sdk::HeaderMap;
 
 /// Every value of one header, in order.

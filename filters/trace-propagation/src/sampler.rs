@@ -9,8 +9,8 @@
 //! last 4 bytes are the random number, so every sidecar that decides on the same trace
 //! with the same probability decides the same way; otherwise the host supplies it.
 
+use crate::trace_context::{Sampling, TraceId};
 use wasmesh_sdk::config::reader::Probability;
-use wasmesh_sdk::trace::{Sampling, TraceId};
 
 /// `2^32`: the threshold of probability 1.
 const ALWAYS: u64 = 1 << 32;

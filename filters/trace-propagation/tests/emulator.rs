@@ -1,4 +1,4 @@
-//! trace-propagation, driven through the proxy-wasm dispatcher by the native host emulator:
+//! trace-propagation, driven through the proxy-wasm dispatcher by the host emulator:
 //! the W3C Trace Context rules one by one, B3 in both forms, conversions, sampling, the
 //! trust boundary and correlation headers.
 
@@ -12,14 +12,14 @@
 use std::collections::HashSet;
 
 use trace_propagation::TracePropagation;
-use wasmesh_sdk::testing::{Action, Host, HttpStream, LogLevel};
+use wasmesh_testing::{Action, Host, HttpStream, LogLevel};
 
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT: &str = "00f067aa0ba902b7";
 const VALID: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 fn host(config: &str) -> Host {
-    let host = Host::new(wasmesh_sdk::register::<TracePropagation>);
+    let host = Host::of::<TracePropagation>();
     assert!(host.configure(config), "config refused: {:?}", host.logs());
     host
 }
@@ -251,7 +251,7 @@ fn other_malformed_values_restart_the_trace() {
 
 #[test]
 fn a_repeated_traceparent_restarts_the_trace_and_exactly_one_is_sent() {
-    let host = Host::new(wasmesh_sdk::register::<TracePropagation>);
+    let host = Host::of::<TracePropagation>();
     host.set_log_level(LogLevel::Debug);
     assert!(host.configure("{}"));
     let other = format!("00-{}-{PARENT}-01", "a".repeat(32));
@@ -877,7 +877,7 @@ fn an_empty_configuration_uses_the_defaults() {
 
 #[test]
 fn a_bad_configuration_is_refused_with_one_line_naming_the_field() {
-    let host = Host::new(wasmesh_sdk::register::<TracePropagation>);
+    let host = Host::of::<TracePropagation>();
     assert!(!host.configure(r#"{"sampling": {"probability": 2}}"#));
     let critical: Vec<_> = host
         .logs()

@@ -21,17 +21,17 @@
 
 use proptest::prelude::*;
 use std::cell::Cell;
+use trace_propagation::trace_context::{
+    limit_baggage, tracestate, B3MultiValues, Sampling, SpanContext, TraceParent, TraceState, B3,
+};
 use trace_propagation::TracePropagation;
 use wasmesh_fuzz_strategies::config::{trace_propagation, TracePropagationConfig};
 use wasmesh_fuzz_strategies::request::{request, values_of, Request};
 use wasmesh_fuzz_strategies::{note_input, run};
-use wasmesh_sdk::testing::{Action, Host};
-use wasmesh_sdk::trace::{
-    limit_baggage, tracestate, B3MultiValues, Sampling, SpanContext, TraceParent, TraceState, B3,
-};
+use wasmesh_testing::{Action, Host};
 
 fn host(config: &str) -> Host {
-    let host = Host::new(wasmesh_sdk::register::<TracePropagation>);
+    let host = Host::of::<TracePropagation>();
     assert!(host.configure(config), "{config}: {:?}", host.logs());
     host
 }

@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value as Json;
 use serde_norway::Value as Yaml;
-use wasmesh_sdk::testing::Host;
+use wasmesh_testing::{Host, Module};
 
 // ---------------------------------------------------------------------------------------------
 // Kubernetes object metadata (the part of `ObjectMeta` a manifest sets).
@@ -711,17 +711,15 @@ fn as_kubernetes_renders(json: &str) -> String {
 /// Configures `module` in the emulator, as Envoy does when it creates the filter; the error
 /// holds the filter's log lines.
 fn compile(module: &str, json: &str) -> Result<(), String> {
-    let register: fn() = match module {
-        "header-normalization" => {
-            wasmesh_sdk::register::<header_normalization::HeaderNormalization>
-        }
-        "access-control" => wasmesh_sdk::register::<access_control::AccessControl>,
-        "trace-propagation" => wasmesh_sdk::register::<trace_propagation::TracePropagation>,
-        "service-metrics" => wasmesh_sdk::register::<service_metrics::ServiceMetrics>,
-        "wasmesh" => wasmesh_sdk::register::<wasmesh::WasmeshChain>,
+    let filter = match module {
+        "header-normalization" => Module::of::<header_normalization::HeaderNormalization>(),
+        "access-control" => Module::of::<access_control::AccessControl>(),
+        "trace-propagation" => Module::of::<trace_propagation::TracePropagation>(),
+        "service-metrics" => Module::of::<service_metrics::ServiceMetrics>(),
+        "wasmesh" => Module::of::<wasmesh::WasmeshChain>(),
         other => return Err(format!("no filter `{other}`")),
     };
-    let host = Host::new(register);
+    let host = Host::load(filter);
     if host.configure(json) {
         Ok(())
     } else {

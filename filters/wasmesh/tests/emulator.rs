@@ -1,7 +1,7 @@
 //! The four filters as one chain in the bundle, driven through the proxy-wasm dispatcher.
 
 use wasmesh::WasmeshChain;
-use wasmesh_sdk::testing::{Action, Host, HttpStream};
+use wasmesh_testing::{Action, Host, HttpStream};
 
 const CHAIN: &str = r#"{"chain": [
     {"name": "header-normalization"},
@@ -20,7 +20,7 @@ const CHAIN: &str = r#"{"chain": [
 ]}"#;
 
 fn host() -> Host {
-    let host = Host::new(wasmesh_sdk::register::<WasmeshChain>);
+    let host = Host::of::<WasmeshChain>();
     assert!(host.configure(CHAIN), "{:?}", host.logs());
     host.set_property(&["connection", "mtls"], true);
     host.set_property(

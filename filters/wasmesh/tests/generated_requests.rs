@@ -23,12 +23,12 @@
 use header_normalization::HeaderNormalization;
 use proptest::prelude::*;
 use std::cell::Cell;
+use trace_propagation::trace_context::{B3MultiValues, TraceParent, B3};
 use wasmesh::WasmeshChain;
 use wasmesh_fuzz_strategies::config::bundle;
 use wasmesh_fuzz_strategies::request::{request, values_of, Fields, Request};
 use wasmesh_fuzz_strategies::{note_input, run};
-use wasmesh_sdk::testing::{Action, Host, Metric};
-use wasmesh_sdk::trace::{B3MultiValues, TraceParent, B3};
+use wasmesh_testing::{Action, Host, Metric};
 
 /// The sum of the counters whose stat name starts with `family`.
 fn total(metrics: &[Metric], family: &str) -> u64 {
@@ -58,7 +58,7 @@ fn moved(before: &[Metric], after: &[Metric], family: &str) -> Vec<String> {
 /// Runs `request` through header-normalization alone, configured with `config`, on a
 /// connection it trusts; `Ok(forwarded headers)` or `Err(status)`.
 fn normalize_alone(config: &str, request: &Request) -> Result<Fields, u16> {
-    let host = Host::new(wasmesh_sdk::register::<HeaderNormalization>);
+    let host = Host::of::<HeaderNormalization>();
     assert!(host.configure(config), "{config}: {:?}", host.logs());
     let mut request = request.clone();
     request.connection.mtls = Some(true);
@@ -76,7 +76,7 @@ fn generated_requests_through_the_bundle() {
     let counts = [Cell::new(0u32), Cell::new(0), Cell::new(0)];
     run(file!(), 1000, (bundle(), request()), |(config, request)| {
         let _noted = note_input(&(config.json.clone(), request.clone()));
-        let host = Host::new(wasmesh_sdk::register::<WasmeshChain>);
+        let host = Host::of::<WasmeshChain>();
         prop_assert!(host.configure(&config.json), "{:?}", host.logs());
         let before = host.metrics();
         let (stream, action) = request.send(&host);
@@ -116,7 +116,7 @@ fn generated_requests_through_the_bundle() {
                 forwarded.headers = upstream.clone();
                 if let Some(hn) = &config.header_normalization {
                     if let [path] = values_of(&upstream, ":path").as_slice() {
-                        let canonical = wasmesh_sdk::path::canonicalize(path, &hn.path);
+                        let canonical = wasmesh_path::canonicalize(path, &hn.path);
                         prop_assert_eq!(canonical.map(|c| c.is_changed()), Ok(false));
                     }
                     // The later stages add headers: past header-normalization's limits

@@ -5,7 +5,7 @@ use crate::json_string;
 use crate::path::{options, options_json};
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
-use wasmesh_sdk::path::{EscapedSlashes, PathOptions};
+use wasmesh_path::{EscapedSlashes, PathOptions};
 
 /// A header-normalization configuration and what the tests need to know about it.
 #[derive(Debug, Clone)]

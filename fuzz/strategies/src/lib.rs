@@ -1,4 +1,4 @@
-//! proptest generators for the property tests of the SDK's parsers and of the filters:
+//! proptest generators for the property tests of the wasmesh parsers and of the filters:
 //! request targets, header names and values, trace-context headers, identities, CIDRs,
 //! whole requests with their connection attributes, and filter configurations.
 //!

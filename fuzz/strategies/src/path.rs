@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use proptest::sample::select;
-use wasmesh_sdk::path::{DotSegmentParams, EscapedSlashes, Fragment, PathOptions, PathParams};
+use wasmesh_path::{DotSegmentParams, EscapedSlashes, Fragment, PathOptions, PathParams};
 
 /// Pieces of paths: separators, dot segments in every spelling, escapes (slashes,
 /// backslashes, `;`, `%`, unreserved characters, valid, overlong and surrogate UTF-8),

@@ -6,7 +6,7 @@ use crate::Bytes;
 use proptest::prelude::*;
 use proptest::sample::select;
 use std::fmt;
-use wasmesh_sdk::testing::{Action, Host, HttpStream};
+use wasmesh_testing::{Action, Host, HttpStream};
 
 /// Header fields in order, as raw bytes: `(name, value)`.
 pub type Fields = Vec<(Vec<u8>, Vec<u8>)>;

@@ -2,7 +2,7 @@
 //!
 //! The SDK parses configurations itself rather than through a general JSON library: the
 //! result is smaller in wasm (no floating-point formatting or parsing machinery), and the
-//! deserializer built on it reports the JSON path of every error.
+//! reader built on it ([`super::reader`]) reports the JSON path of every error.
 //!
 //! # Numbers
 //!
@@ -24,8 +24,7 @@
 //!
 //! An object keeps every member in document order, a repeated key included (`serde_json`'s
 //! `Value` keeps the last one instead): the readers refuse repeated keys
-//! ([`super::reader::Node::object`], [`super::reader::Node::map`]), as a derived
-//! `Deserialize` does for the fields of a struct.
+//! ([`super::reader::Node::object`], [`super::reader::Node::map`]).
 
 use std::fmt;
 use std::ops::RangeInclusive;
@@ -57,10 +56,6 @@ pub enum Number {
     Int(i64),
     /// A non-negative integer, written as one (`100`, not `1e2` or `100.0`).
     UInt(u64),
-    /// A binary floating-point number, as a serde deserializer hands one over (a [`Value`]
-    /// deserialized from another format, or kept in a derived `Deserialize` type). The
-    /// parser never gives one: it keeps such numbers as written, [`Number::Decimal`].
-    Float(f64),
     /// Any other number the parser read (a fraction, an exponent, `-0`, an integer beyond
     /// 64 bits), kept as written.
     Decimal(Decimal),
@@ -84,11 +79,9 @@ pub struct Decimal {
 /// Why a number is not a fixed-point value (see [`Number::to_fixed_point`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FixedPointError {
-    /// The number is outside the range asked for (or, for a [`Number::Float`], infinite or
-    /// not a number).
+    /// The number is outside the range asked for.
     OutOfRange,
-    /// The number has more decimal places than asked for (`0.1234567` with 6 places), or is
-    /// a [`Number::Float`] that is not the nearest `f64` of a number that has no more.
+    /// The number has more decimal places than asked for (`0.1234567` with 6 places).
     TooManyPlaces,
 }
 
@@ -103,7 +96,6 @@ impl Number {
             // `as` rounds to the nearest f64 (ties to even).
             Number::Int(n) => *n as f64,
             Number::UInt(n) => *n as f64,
-            Number::Float(n) => *n,
             Number::Decimal(d) => d.to_f64(),
         }
     }
@@ -114,8 +106,7 @@ impl Number {
     ///
     /// Refused: a value outside `range`, or whose count is beyond `i64`
     /// ([`FixedPointError::OutOfRange`]), and one with more than `places` decimal places
-    /// ([`FixedPointError::TooManyPlaces`]); when both apply, out of range. A [`Number::Float`] has no decimal text: it is taken as the number with
-    /// at most `places` places whose nearest `f64` it is, if there is one.
+    /// ([`FixedPointError::TooManyPlaces`]); when both apply, out of range.
     pub fn to_fixed_point(
         &self,
         places: u32,
@@ -125,7 +116,6 @@ impl Number {
             Number::UInt(n) => Scaled::exact(with_zeros(Some(*n), places), false),
             Number::Int(n) => Scaled::exact(with_zeros(Some(n.unsigned_abs()), places), true),
             Number::Decimal(d) => d.scaled(places),
-            Number::Float(n) => Scaled::of_float(*n, places),
         };
         scaled.within(range)
     }
@@ -159,26 +149,6 @@ impl Scaled {
         Self {
             magnitude,
             cut: false,
-            negative,
-        }
-    }
-
-    fn of_float(n: f64, places: u32) -> Self {
-        let negative = n.is_sign_negative();
-        // Exact up to 10^22; beyond, no number but 0 fits an i64 anyway.
-        let scale = (0..places).fold(1f64, |scale, _| scale * 10.0);
-        let scaled = (n * scale).abs();
-        // Below 2^64 (not NaN, not infinite): the conversions below are exact.
-        if scaled.is_nan() || scaled >= 1.8e19 {
-            return Self::exact(None, negative);
-        }
-        let nearest = scaled.round_ties_even();
-        if nearest / scale == n.abs() {
-            return Self::exact(Some(nearest as u64), negative);
-        }
-        Self {
-            magnitude: Some(scaled as u64),
-            cut: true,
             negative,
         }
     }
@@ -919,33 +889,6 @@ mod tests {
         assert_eq!(
             number("9.223372036854775807").to_fixed_point(18, wide),
             Ok(i64::MAX)
-        );
-    }
-
-    #[test]
-    fn fixed_point_of_a_binary_float_is_its_nearest_short_decimal() {
-        let read = |n: f64| Number::Float(n).to_fixed_point(6, 0..=1_000_000);
-        assert_eq!(read(0.1), Ok(100_000));
-        assert_eq!(read(0.123456), Ok(123_456));
-        assert_eq!(read(-0.0), Ok(0));
-        assert_eq!(read(1.0), Ok(1_000_000));
-        assert_eq!(read(0.1234567), Err(FixedPointError::TooManyPlaces));
-        assert_eq!(
-            read(f64::from_bits(0.1f64.to_bits() + 1)),
-            Err(FixedPointError::TooManyPlaces)
-        );
-        assert_eq!(read(1.5), Err(FixedPointError::OutOfRange));
-        assert_eq!(read(-0.0000001), Err(FixedPointError::OutOfRange));
-        assert_eq!(read(1e300), Err(FixedPointError::OutOfRange));
-        assert_eq!(read(f64::NAN), Err(FixedPointError::OutOfRange));
-        assert_eq!(read(f64::INFINITY), Err(FixedPointError::OutOfRange));
-        assert_eq!(
-            Number::UInt(1).to_fixed_point(6, 0..=1_000_000),
-            Ok(1_000_000)
-        );
-        assert_eq!(
-            Number::Int(-1).to_fixed_point(6, 0..=1_000_000),
-            Err(FixedPointError::OutOfRange)
         );
     }
 }

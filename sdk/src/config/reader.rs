@@ -62,7 +62,7 @@ pub fn describe(value: &Value) -> String {
         Value::Number(Number::UInt(n)) => n.to_string(),
         Value::Number(Number::Int(n)) => n.to_string(),
         Value::Number(Number::Decimal(n)) if n.is_whole() => n.as_str().to_owned(),
-        Value::Number(Number::Decimal(_) | Number::Float(_)) => "a fractional number".to_owned(),
+        Value::Number(Number::Decimal(_)) => "a fractional number".to_owned(),
         Value::String(s) => {
             let mut out = String::new();
             push_json_string(&mut out, s);
@@ -378,18 +378,6 @@ impl Probability {
     /// The probability in billionths (0 to one billion).
     pub const fn billionths(self) -> u32 {
         self.0
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Probability {
-    /// As [`Node::probability`], through the number the deserializer gives: the SDK's
-    /// and `serde_json`'s give a non-integer as an `f64`, read as the number with at most 9
-    /// places whose nearest `f64` it is (see [`Number::to_fixed_point`]).
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = <Value as serde::Deserialize>::deserialize(deserializer)?;
-        Node::root(&value)
-            .probability()
-            .map_err(|error| serde::de::Error::custom(error.reason()))
     }
 }
 
@@ -714,44 +702,6 @@ mod tests {
     }
 
     #[test]
-    fn probabilities_deserialize_as_they_are_read() {
-        #[derive(Debug, serde::Deserialize)]
-        struct Holder {
-            p: Probability,
-        }
-        let derived = |json: &str| {
-            crate::config::parse::<Holder>(json.as_bytes())
-                .map(|h| h.p.billionths())
-                .map_err(|e| e.to_string())
-        };
-        assert_eq!(derived(r#"{"p": 0.1}"#), Ok(100_000_000));
-        assert_eq!(derived(r#"{"p": 1}"#), Ok(1_000_000_000));
-        assert_eq!(derived(r#"{"p": 2.5e-1}"#), Ok(250_000_000));
-        assert_eq!(
-            derived(r#"{"p": 1.5}"#),
-            Err("config.p: must be between 0.0 and 1.0".to_owned())
-        );
-        assert_eq!(
-            derived(r#"{"p": -1}"#),
-            Err("config.p: must be between 0.0 and 1.0".to_owned())
-        );
-        assert_eq!(
-            derived(r#"{"p": 0.0000000001}"#),
-            Err(
-                "config.p: expected a number with at most 9 decimal places, found a fractional number"
-                    .to_owned()
-            )
-        );
-        assert_eq!(
-            derived(r#"{"p": "x"}"#),
-            Err(
-                r#"config.p: expected a number with at most 9 decimal places, found "x""#
-                    .to_owned()
-            )
-        );
-    }
-
-    #[test]
     fn null_is_absent() {
         let value = parse(r#"{"a": null}"#);
         let fields = Node::root(&value).object(&["a"]).unwrap();
@@ -765,7 +715,7 @@ mod tests {
     }
 
     #[test]
-    fn null_can_be_refused_where_serde_refuses_it() {
+    fn null_can_be_refused_where_a_default_does_not_apply() {
         let value = parse(r#"{"a": null}"#);
         let fields = Node::root(&value).object(&["a", "b"]).unwrap();
         let error = fields

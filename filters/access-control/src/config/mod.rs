@@ -10,8 +10,8 @@ mod read;
 use crate::lenient::Lenience;
 use crate::method::Method;
 use std::collections::BTreeMap;
-use wasmesh_sdk::identity::SpiffeMappingConfig;
-use wasmesh_sdk::path::PathOptions;
+use wasmesh_identity::SpiffeMappingConfig;
+use wasmesh_path::PathOptions;
 
 /// The whole configuration.
 #[derive(Debug)]

@@ -10,10 +10,10 @@ use super::{
 use crate::lenient::Lenience;
 use crate::method::Method;
 use std::collections::BTreeMap;
+use wasmesh_identity::SpiffeMappingConfig;
+use wasmesh_path::PathOptions;
 use wasmesh_sdk::config::reader::{Fields, Node};
 use wasmesh_sdk::config::Value;
-use wasmesh_sdk::identity::SpiffeMappingConfig;
-use wasmesh_sdk::path::PathOptions;
 use wasmesh_sdk::ConfigError;
 
 impl Config {
@@ -268,8 +268,8 @@ fn metrics(node: &Node<'_>) -> Result<MetricsConfig, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wasmesh_sdk::identity::ServiceNameRule;
-    use wasmesh_sdk::path::{EscapedSlashes, PathParams};
+    use wasmesh_identity::ServiceNameRule;
+    use wasmesh_path::{EscapedSlashes, PathParams};
 
     fn read(json: &str) -> Result<Config, ConfigError> {
         let value = wasmesh_sdk::config::json::parse(json.as_bytes()).unwrap();

@@ -4,7 +4,7 @@
 use super::{CallerHeader, IdentityResolver, SourceAddresses, XFCC_HEADER};
 use crate::config::{CallerHeaderConfig, IdentityConfig, SourceKind};
 use crate::names::{is_header_name, is_service_name};
-use wasmesh_sdk::identity::{Cidr, SpiffeMapping, SpiffeMappingConfig};
+use wasmesh_identity::{Cidr, SpiffeMapping, SpiffeMappingConfig};
 use wasmesh_sdk::ConfigError;
 
 impl IdentityResolver {

@@ -17,7 +17,7 @@ use crate::config::SourceKind;
 use crate::names::is_service_name;
 use crate::scan::HeaderLookup;
 use std::net::IpAddr;
-use wasmesh_sdk::identity::{parse_xfcc, Cidr, SpiffeMapping};
+use wasmesh_identity::{parse_xfcc, Cidr, SpiffeMapping};
 use wasmesh_sdk::HeaderMap;
 
 /// The header Envoy sets with the client certificate's details.

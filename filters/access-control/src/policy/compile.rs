@@ -10,7 +10,7 @@ use crate::method::MethodSet;
 use crate::names::is_rule_name;
 use crate::paths::PathPattern;
 use std::collections::BTreeMap;
-use wasmesh_sdk::path::PathOptions;
+use wasmesh_path::PathOptions;
 use wasmesh_sdk::ConfigError;
 
 /// Everything a rule may refer to while it is compiled.

@@ -194,11 +194,11 @@ impl Policy {
         }
     }
 
-    /// The `log` rules that match the request.
-    pub fn matching_log_rules<'p>(
+    /// The names of the `log` rules that match the request.
+    pub fn matching_log_rules<'p, 'r>(
         &'p self,
-        request: &'p RequestView<'p>,
-    ) -> impl Iterator<Item = &'p str> + 'p {
+        request: &'r RequestView<'r>,
+    ) -> impl Iterator<Item = &'p str> + use<'p, 'r> {
         self.log
             .iter()
             .filter(move |r| r.matches(request))

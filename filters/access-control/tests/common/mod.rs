@@ -3,18 +3,18 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use access_control::AccessControl;
-use wasmesh_sdk::testing::{Action, Host, HttpStream, LogLevel, SentReply};
+use wasmesh_testing::{Action, Host, HttpStream, LogLevel, SentReply};
 
 /// A host running the filter with `config`, which must be accepted.
 pub fn host(config: &str) -> Host {
-    let host = Host::new(wasmesh_sdk::register::<AccessControl>);
+    let host = Host::of::<AccessControl>();
     assert!(host.configure(config), "config refused: {:?}", host.logs());
     host
 }
 
 /// The critical line logged when `config` is refused (panics if it is accepted).
 pub fn refusal(config: &str) -> String {
-    let host = Host::new(wasmesh_sdk::register::<AccessControl>);
+    let host = Host::of::<AccessControl>();
     assert!(!host.configure(config), "config accepted: {config}");
     let critical: Vec<String> = host
         .logs()

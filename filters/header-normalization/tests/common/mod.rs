@@ -9,11 +9,11 @@
 )]
 
 use header_normalization::HeaderNormalization;
-use wasmesh_sdk::testing::{Action, Host, HttpStream};
+use wasmesh_testing::{Action, Host, HttpStream};
 
 /// A host with the filter loaded and configured with `config` (JSON).
 pub fn host(config: &str) -> Host {
-    let host = Host::new(wasmesh_sdk::register::<HeaderNormalization>);
+    let host = Host::of::<HeaderNormalization>();
     assert!(host.configure(config), "config refused: {:?}", host.logs());
     host
 }
