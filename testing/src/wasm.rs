@@ -88,7 +88,6 @@ fn prepared(name: &str, path: PathBuf) -> InstancePre<Data> {
             path.display()
         ))
     });
-    let t0 = std::time::Instant::now();
     let module = Module::new(engine(), bytes).unwrap_or_else(|error| {
         crate::fail(&format!("{}: not a module: {error:?}", path.display()))
     });
@@ -97,7 +96,6 @@ fn prepared(name: &str, path: PathBuf) -> InstancePre<Data> {
         .unwrap_or_else(|error| {
             crate::fail(&format!("{}: cannot be linked: {error:?}", path.display()))
         });
-    eprintln!("TIMING compile {name}: {:?}", t0.elapsed());
     cache.insert(path, prepared.clone());
     prepared
 }
