@@ -1,7 +1,8 @@
 //! The dist backend: a built module (`dist/<name>.wasm`) under wasmtime, with the
 //! `proxy_*` host functions as its imports over the module's linear memory.
 //!
-//! Each module is compiled once per test process and instantiated afresh for every
+//! Each module is compiled once (the first test process that loads it keeps the compiled
+//! artifact in the target directory, the others load it) and instantiated afresh for every
 //! [`crate::Host`]. Buffers handed to the module are allocated by its own
 //! `proxy_on_memory_allocate`, as Envoy does, so the module frees them as it frees
 //! Envoy's. The WASI functions the modules import (`wasm32-wasip1`: output, environment,
@@ -11,7 +12,8 @@ use crate::calls::{self, Give};
 use crate::vm::Callback;
 use proxy_wasm::types::Status;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use wasmtime::{
     Caller, Config, Engine, Instance as WasmInstance, InstancePre, Linker, Memory, Module,
@@ -73,7 +75,7 @@ fn engine() -> &'static Engine {
     })
 }
 
-/// The module at `path`, compiled once per process, ready to instantiate.
+/// The module at `path`, read and linked once per process, ready to instantiate.
 fn prepared(name: &str, path: PathBuf) -> InstancePre<Data> {
     static PREPARED: OnceLock<Mutex<HashMap<PathBuf, InstancePre<Data>>>> = OnceLock::new();
     let cache = PREPARED.get_or_init(Mutex::default);
@@ -88,7 +90,7 @@ fn prepared(name: &str, path: PathBuf) -> InstancePre<Data> {
             path.display()
         ))
     });
-    let module = Module::new(engine(), bytes).unwrap_or_else(|error| {
+    let module = compiled(name, &bytes).unwrap_or_else(|error| {
         crate::fail(&format!("{}: not a module: {error:?}", path.display()))
     });
     let prepared = linker(&module)
@@ -98,6 +100,62 @@ fn prepared(name: &str, path: PathBuf) -> InstancePre<Data> {
         });
     cache.insert(path, prepared.clone());
     prepared
+}
+
+/// Where compiled modules are kept between test processes: `wasmesh-testing/` beside the
+/// test binaries' `deps/` (in the cargo target directory), if the binary is there.
+fn artifact_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let deps = exe.parent()?;
+    if deps.file_name()? != "deps" {
+        return None;
+    }
+    Some(deps.parent()?.join("wasmesh-testing"))
+}
+
+/// `bytes` compiled, by this process or an earlier one: every test binary of a run loads
+/// the same few modules, and Cranelift built for tests (unoptimized) takes 2 to 5 s a
+/// module. A compiled module is kept under [`artifact_dir`] by the hash of the module and
+/// of the engine's settings; a module of the same name with another hash is removed then.
+fn compiled(name: &str, bytes: &[u8]) -> Result<Module> {
+    let Some(dir) = artifact_dir() else {
+        return Module::new(engine(), bytes);
+    };
+    let mut hasher = DefaultHasher::new();
+    engine().precompile_compatibility_hash().hash(&mut hasher);
+    bytes.hash(&mut hasher);
+    let file = dir.join(format!("{name}-{:016x}.cwasm", hasher.finish()));
+    if file.is_file() {
+        // SAFETY: the file was written below by `Module::serialize` for an engine with the
+        // same settings (its name carries their hash); wasmtime also checks its header.
+        if let Ok(module) = unsafe { Module::deserialize_file(engine(), &file) } {
+            return Ok(module);
+        }
+    }
+    let module = Module::new(engine(), bytes)?;
+    // A cache that cannot be written costs time, not correctness.
+    let _ = keep(&dir, name, &file, &module.serialize()?);
+    Ok(module)
+}
+
+/// Writes `serialized` to `file` (through a temporary file, so that a concurrent test
+/// process never reads half of it) and removes the other compiled versions of `name`.
+fn keep(dir: &Path, name: &str, file: &Path, serialized: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let stale = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+            n.strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|rest| rest.len() == 22 && rest.ends_with(".cwasm"))
+        });
+        if stale && path != file {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    let partial = file.with_extension(format!("{}.partial", std::process::id()));
+    std::fs::write(&partial, serialized)?;
+    std::fs::rename(&partial, file)
 }
 
 impl Instance {
