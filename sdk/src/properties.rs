@@ -1,9 +1,9 @@
-//! Typed, non-panicking reads of Envoy's request and connection attributes.
+//! Envoy's attributes as the SDK's [`Host`](crate::Host) reads them.
 //!
-//! Each getter returns `None` when the host has no value (for example no peer
-//! certificate on a plaintext connection) or the bytes are not of the expected shape.
-//! Envoy encodes strings as raw bytes, integers as 8-byte little-endian, booleans as one
-//! byte and durations as 8-byte little-endian nanoseconds.
+//! The host has no value for some attributes (for example no peer certificate on a
+//! plaintext connection). Envoy encodes strings as raw bytes, integers as 8-byte
+//! little-endian, booleans as one byte and durations as 8-byte little-endian nanoseconds;
+//! [`crate::Host::string`], [`crate::Host::int`] and [`crate::Host::bool`] decode them.
 //!
 //! The attributes of the connection (`source.*`, `destination.*`, `connection.*` but for
 //! `connection.termination_details` and `connection.transport_failure_reason`) do not

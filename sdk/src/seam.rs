@@ -146,7 +146,7 @@ pub trait Host {
         for edit in &outcome.edits {
             self.edit_request(edit);
         }
-        self.finish(outcome)
+        hand_on(self, outcome)
     }
 
     /// Applies a response callback's outcome: its edits to the response headers, its
@@ -155,19 +155,7 @@ pub trait Host {
         for edit in &outcome.edits {
             self.edit_response(edit);
         }
-        self.finish(outcome)
-    }
-
-    /// The verified caller and reply of an outcome whose edits are made.
-    #[doc(hidden)]
-    fn finish(&self, outcome: Outcome<'_>) -> Flow {
-        if let Some(caller) = outcome.caller {
-            self.set_verified_caller(caller);
-        }
-        match outcome.reply {
-            Some(reply) => Flow::Reply(reply),
-            None => Flow::Continue,
-        }
+        hand_on(self, outcome)
     }
 
     /// A string attribute; bytes that are not UTF-8 are replaced, never unwrapped.
@@ -196,5 +184,17 @@ pub trait Host {
     fn peer_uri_san(&self) -> Option<String> {
         self.string(&["connection", "uri_san_peer_certificate"])
             .filter(|san| !san.is_empty())
+    }
+}
+
+/// Hands on the verified caller of an outcome whose edits are made, and turns its reply
+/// into the [`Flow`].
+fn hand_on<H: Host + ?Sized>(host: &H, outcome: Outcome<'_>) -> Flow {
+    if let Some(caller) = outcome.caller {
+        host.set_verified_caller(caller);
+    }
+    match outcome.reply {
+        Some(reply) => Flow::Reply(reply),
+        None => Flow::Continue,
     }
 }
