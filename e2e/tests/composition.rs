@@ -327,3 +327,49 @@ fn the_variants_are_many_and_of_every_kind() {
         );
     }
 }
+
+/// In the bundle, a stage matching its `routes` entries on Envoy's route name never applies
+/// the entry of a route the request will not take. Envoy chose route `static` for
+/// `/static/../admin/users` before the filters ran; header-normalization makes the path
+/// `/admin/users`, which Envoy routes along `orders` after them, while Envoy still names
+/// `static` as the request's route. access-control's permissive entry for `static` must not
+/// decide: the client is sent to the canonical path instead, where the listener's policy
+/// denies it.
+#[test]
+fn a_route_entry_never_decides_for_a_request_that_will_take_another_route() {
+    let app = EchoServer::start().unwrap();
+    let config = EnvoyConfig::from_file("access-control-bundle.yaml")
+        .unwrap()
+        .upstream(8000, app.port())
+        .replace(
+            "              routes:\n              - match: { prefix: \"/\" }\n",
+            "              routes:\n              - name: static\n                match: { prefix: \"/static\" }\n                route: { cluster: app }\n              - name: orders\n                match: { prefix: \"/\" }\n",
+        )
+        .replace(
+            r#"{"name": "frontend", "action": "allow", "callers": ["frontend"]}
+                        ]"#,
+            r#"{"name": "frontend", "action": "allow", "callers": ["frontend"]}
+                        ],
+                        "routes": [{"match": {"route_name": "static"},
+                                    "rules": [{"name": "static", "action": "allow", "callers": ["frontend"]}]}]"#,
+        );
+    let envoy = Envoy::start(&config).unwrap();
+    let listener = envoy.listener("ingress").unwrap();
+    // Route `static`: its entry allows what the listener's policy denies elsewhere.
+    let response = http::get(listener, "/static/admin/app.js", &[]).unwrap();
+    assert_eq!(response.status, 200, "{}", response.body_str());
+    for path in [
+        "/static/../admin/users",
+        "/static/./../admin/users",
+        "/static//../admin/users",
+    ] {
+        let response = http::get(listener, path, &[]).unwrap();
+        assert_eq!(response.status, 307, "{path}: {}", response.body_str());
+        assert_eq!(response.header("location"), Some("/admin/users"), "{path}");
+        // Sent again as Envoy routes it: the listener's policy.
+        let response = http::get(listener, "/admin/users", &[]).unwrap();
+        assert_eq!(response.status, 403, "{}", response.body_str());
+        assert_eq!(response.json().unwrap()["rule"], "no-admin");
+    }
+    assert_eq!(app.request_count(), 1);
+}

@@ -1,5 +1,6 @@
-//! header-normalization in Envoy 1.40 (`envoy-test-configs/header-normalization.yaml`, and
-//! as a stage of the bundle in `header-normalization-bundle.yaml`): the application
+//! header-normalization in Envoy 1.40 (`envoy-test-configs/header-normalization.yaml`, as a
+//! stage of the bundle in `header-normalization-bundle.yaml`, and per route in
+//! `header-normalization-routes.yaml`): the application
 //! receives the canonical path and headers; hostile requests get 400 (431 for the size
 //! limits) with a JSON body naming the rule, or Envoy's own 400 where its HTTP/1 codec
 //! refuses the request before any filter runs.
@@ -373,4 +374,109 @@ fn the_bundle_runs_the_filter_as_a_stage() {
     let prometheus = envoy.stats_prometheus().unwrap();
     assert_eq!(metric(&prometheus, "redirected", "escaped_slash"), Some(1));
     assert_eq!(metric(&prometheus, "normalized", "path"), Some(1));
+}
+
+fn routes_config(app: &EchoServer) -> EnvoyConfig {
+    EnvoyConfig::from_file("header-normalization-routes.yaml")
+        .unwrap()
+        .upstream(8000, app.port())
+}
+
+#[test]
+fn two_routes_on_one_listener_normalize_differently() {
+    let app = EchoServer::start().unwrap();
+    let envoy = Envoy::start(&routes_config(&app)).unwrap();
+    let ingress = envoy.listener("ingress").unwrap();
+
+    // An underscored header: dropped on the `api` route, refused on the `admin` route.
+    let underscored = b"x_user: admin\r\n";
+    let response = http::request(ingress, &raw("GET", b"/api/items", underscored)).unwrap();
+    assert_eq!(response.status, 200, "{}", response.body_str());
+    let echoed = response.json().unwrap();
+    assert_eq!(echoed["path"], "/api/items");
+    assert_eq!(header_values(&echoed, "x_user"), Vec::<&str>::new());
+    let response = http::request(ingress, &raw("GET", b"/admin/users", underscored)).unwrap();
+    assert_filter_reply(&response, 400, "underscore_header", "x_user on admin");
+
+    // DELETE: allowed by the listener, not on the `admin` route.
+    let response = http::request(ingress, &raw("DELETE", b"/api/items/1", b"")).unwrap();
+    assert_eq!(response.status, 200, "{}", response.body_str());
+    let response = http::request(ingress, &raw("DELETE", b"/admin/users/1", b"")).unwrap();
+    assert_filter_reply(&response, 400, "method_not_allowed", "DELETE on admin");
+
+    // 30 header fields: within the listener's 50, over the `admin` route's 20.
+    let thirty: String = (0..30).map(|i| format!("x-h{i}: v\r\n")).collect();
+    let response = http::request(ingress, &raw("GET", b"/api/items", thirty.as_bytes())).unwrap();
+    assert_eq!(response.status, 200, "{}", response.body_str());
+    let response = http::request(ingress, &raw("GET", b"/admin/users", thirty.as_bytes())).unwrap();
+    assert_filter_reply(&response, 431, "header_count", "30 headers on admin");
+
+    // The `/uploads` prefix entry strips `;params`; the listener keeps them.
+    let response = http::get(ingress, "/uploads/a;v=2/b", &[]).unwrap();
+    assert_eq!(response.json().unwrap()["path"], "/uploads/a/b");
+    let response = http::get(ingress, "/files/a;v=2/b", &[]).unwrap();
+    assert_eq!(response.json().unwrap()["path"], "/files/a;v=2/b");
+
+    // The entry is chosen from the request as sent: Envoy routes /api/../admin/users to
+    // `api`, so the listener's options apply (the underscored header is dropped, never
+    // let through); Envoy then routes the canonical /admin/users to `admin`.
+    let response =
+        http::request(ingress, &raw("GET", b"/api/../admin/users", underscored)).unwrap();
+    assert_eq!(response.status, 200, "{}", response.body_str());
+    let echoed = response.json().unwrap();
+    assert_eq!(echoed["path"], "/admin/users");
+    assert_eq!(header_values(&echoed, "x_user"), Vec::<&str>::new());
+
+    assert_eq!(app.request_count(), 6);
+    let prometheus = envoy.stats_prometheus().unwrap();
+    assert_eq!(
+        metric(&prometheus, "rejected", "underscore_header"),
+        Some(1)
+    );
+    assert_eq!(
+        metric(&prometheus, "rejected", "method_not_allowed"),
+        Some(1)
+    );
+    assert_eq!(metric(&prometheus, "rejected", "header_count"), Some(1));
+    assert_eq!(
+        metric(&prometheus, "normalized", "underscore_header"),
+        Some(2)
+    );
+}
+
+#[test]
+fn a_weaker_route_override_is_refused_naming_its_path() {
+    let app = EchoServer::start().unwrap();
+    let config = routes_config(&app).replace(
+        r#""underscores_in_names": "reject""#,
+        r#""underscores_in_names": "allow""#,
+    );
+    let log = Envoy::start_expect_failure(&config).unwrap();
+    assert!(
+        log.contains(
+            "header-normalization: config.routes[0].underscores_in_names: `allow` is weaker \
+             than the listener's `drop`; a route may only be stricter, unless the listener \
+             sets `allow_weaker_routes`"
+        ),
+        "{log}"
+    );
+    // The listener may allow it explicitly.
+    let config = routes_config(&app)
+        .replace(
+            r#""underscores_in_names": "reject""#,
+            r#""underscores_in_names": "allow""#,
+        )
+        .replace(
+            r#""max_headers": 50,"#,
+            r#""max_headers": 50, "allow_weaker_routes": true,"#,
+        );
+    let envoy = Envoy::start(&config).unwrap();
+    let ingress = envoy.listener("ingress").unwrap();
+    let response =
+        http::request(ingress, &raw("GET", b"/admin/users", b"x_user: admin\r\n")).unwrap();
+    assert_eq!(response.status, 200, "{}", response.body_str());
+    assert_eq!(
+        header_values(&response.json().unwrap(), "x_user"),
+        vec!["admin"]
+    );
 }

@@ -237,3 +237,52 @@ fn a_reply_path_without_a_slash_is_refused() {
         r#"hello: config.reply_path: must start with `/`, found "hello""#
     );
 }
+
+/// `hello-routes.yaml`: the filter's `routes` section and Envoy's per-route `disabled`.
+fn routes_config(app: &EchoServer) -> EnvoyConfig {
+    EnvoyConfig::from_file("hello-routes.yaml")
+        .unwrap()
+        .upstream(8000, app.port())
+}
+
+#[test]
+fn routes_on_one_listener_get_their_own_greeting_or_no_filter_at_all() {
+    let app = EchoServer::start().unwrap();
+    let config = routes_config(&app);
+    assert!(Envoy::validate(&config).unwrap().contains("OK"));
+    let envoy = Envoy::start(&config).unwrap();
+
+    let cases: [(&str, &str, &[&str]); 5] = [
+        ("/anything", "svc", &[GREETING]),
+        // Route `admin`, by Envoy's route name.
+        ("/admin/users", "svc", &["hello, admin"]),
+        // Route prefixes are Envoy's: `/administrator` is `admin` too.
+        ("/administrator", "svc", &["hello, admin"]),
+        // Virtual host `internal`, by Envoy's virtual host name.
+        ("/admin/users", "internal.local", &["hello, insider"]),
+        // Route `health`: Envoy skips the filter (`FilterConfig { disabled: true }`).
+        ("/healthz", "svc", &[]),
+    ];
+    for (path, host, _) in cases {
+        let response = get(&envoy, path, &[("host", host)]);
+        assert_eq!(response.status, 200, "{path}: {}", response.body_str());
+    }
+    let requests = app.requests();
+    assert_eq!(requests.len(), cases.len());
+    for (request, (path, host, greeting)) in requests.iter().zip(cases) {
+        assert_eq!(request.path, path);
+        assert_eq!(request.header_all("x-hello"), greeting, "{path} on {host}");
+    }
+    // The disabled route's request never reached the module: four counted, not five.
+    assert_eq!(envoy.stat(FORWARDED_STAT), Some(4));
+}
+
+#[test]
+fn a_bad_route_override_is_refused_with_its_json_path() {
+    assert_eq!(
+        refused_with(
+            r#"{"greeting": "hi", "routes": [{"match": {"route_name": "admin"}, "greeting": "a"}, {"match": {"path_prefix": "/x"}, "reply_path": "x"}]}"#
+        ),
+        r#"hello: config.routes[1].reply_path: must start with `/`, found "x""#
+    );
+}

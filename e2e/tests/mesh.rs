@@ -142,6 +142,7 @@ fn the_demo_mesh() {
     let mesh = Mesh::start(Ports::Any).unwrap();
     one_request_crosses_the_mesh_on_one_trace_and_every_sidecar_counts_it(&mesh);
     c_denies_what_its_policy_does_not_allow(&mesh);
+    cs_reports_route_has_a_policy_of_its_own(&mesh);
     the_edge_rejects_a_hostile_path(&mesh);
 }
 
@@ -281,6 +282,39 @@ fn c_denies_what_its_policy_does_not_allow(mesh: &Mesh) {
         ("response_code", "403"),
     ];
     assert_requests(mesh, "c", &denied_at_c, 3);
+}
+
+/// c's route `c-reports` has its own access-control rules (a `routes` entry in c.yaml):
+/// a may POST there, which the listener's rules refuse everywhere else.
+fn cs_reports_route_has_a_policy_of_its_own(mesh: &Mesh) {
+    let edge = mesh.edge().unwrap();
+    for (method, path, status) in [
+        ("POST", "/call/c/reports/daily", 200),
+        ("GET", "/call/c/reports/daily", 200),
+        // On c's other route, POST is still refused.
+        ("POST", "/call/c/items/7", 403),
+    ] {
+        let response = http::request(edge, &http::build_request(method, path, &[], b"")).unwrap();
+        let answer = response.json().unwrap();
+        assert_eq!(
+            call(&answer, "c")["status"],
+            status,
+            "{method} {path}: {answer}"
+        );
+    }
+    let allowed = [
+        ("reporter", "destination"),
+        ("source_service", "a"),
+        ("destination_service", "c"),
+        ("response_code", "200"),
+    ];
+    assert!(
+        metric_sum(
+            &mesh.envoy("c").unwrap().stats_prometheus().unwrap(),
+            "wasmesh_service_requests_total",
+            &allowed
+        ) >= 3
+    );
 }
 
 fn the_edge_rejects_a_hostile_path(mesh: &Mesh) {

@@ -1,6 +1,8 @@
 //! service-metrics in Envoy 1.40: a known mix of requests from two callers, then
 //! `/stats/prometheus` read back: every series with its labels and exact count, histogram
 //! counts equal to request counts, and the output checked by `promtool check metrics`.
+//! Also: two routes of one listener counted under their own destinations
+//! (`service-metrics-routes.yaml`), and a refused `routes` entry named by its JSON path.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -783,4 +785,75 @@ fn the_bundle_runs_service_metrics_as_a_chain_stage() {
         assert_eq!(found[0].value, count);
     }
     promtool_check(&text);
+}
+
+// --- per-route configuration ----------------------------------------------------------------
+
+/// `service-metrics-routes.yaml`: one listener, the application behind it serving two
+/// logical services.
+fn routes_config(app: &EchoServer) -> EnvoyConfig {
+    EnvoyConfig::from_file("service-metrics-routes.yaml")
+        .unwrap()
+        .upstream(8000, app.port())
+}
+
+#[test]
+fn two_routes_on_one_listener_count_under_their_own_destinations() {
+    let app = app();
+    let envoy = Envoy::start(&routes_config(&app)).unwrap();
+    let inbound = envoy.listener("inbound").unwrap();
+    let frontend = [("x-wasmesh-caller", "frontend")];
+    // Envoy's route `billing`, matched by its name.
+    for _ in 0..2 {
+        assert_eq!(get(inbound, "/billing/invoices", &frontend), 200);
+    }
+    // Envoy's route `catalog`, matched by the path prefix.
+    for _ in 0..3 {
+        assert_eq!(get(inbound, "/catalog/items", &frontend), 200);
+    }
+    // The route `default`: the listener's own `service`.
+    assert_eq!(get(inbound, "/cart", &frontend), 200);
+    let text = scrape(&envoy, "wasmesh_service_request_duration_milliseconds", 6.0);
+    let samples = parse_samples(&text);
+    let requests = select(&samples, "wasmesh_service_requests_total", &[]);
+    for (destination, count) in [("billing", 2.0), ("catalog", 3.0), ("shop", 1.0)] {
+        let labels = labels_of(&[
+            ("reporter", "destination"),
+            ("source_service", "frontend"),
+            ("destination_service", destination),
+            ("request_protocol", "http"),
+            ("response_code", "200"),
+            ("grpc_response_status", ""),
+            ("response_flags", "-"),
+            ("connection_security_policy", "none"),
+        ]);
+        let found: Vec<_> = requests.iter().filter(|s| s.labels == labels).collect();
+        assert_eq!(found.len(), 1, "no series {labels:?} in {requests:#?}");
+        assert_eq!(found[0].value, count, "{destination}");
+    }
+    assert_eq!(requests.len(), 3, "{requests:#?}");
+    // Every route records in the same families: one overflow counter, at 0.
+    let overflow = select(&samples, "wasmesh_service_metrics_overflow_total", &[]);
+    assert_eq!(overflow.len(), 1, "{overflow:?}");
+    assert_eq!(overflow[0].value, 0.0);
+    promtool_check(&text);
+}
+
+#[test]
+fn envoy_refuses_a_route_entry_naming_its_json_path() {
+    let app = app();
+    // The label-set cap belongs to the listener's metrics: no route may change it.
+    let config = routes_config(&app).replace(
+        r#""service": "catalog"}"#,
+        r#""service": "catalog", "max_label_sets": 50}"#,
+    );
+    let log = Envoy::start_expect_failure(&config).unwrap();
+    assert!(
+        log.contains(
+            "service-metrics: config.routes[1].max_label_sets: unknown field `max_label_sets`, \
+             expected one of `match`, `service`, `service_host`, `namespace`, \
+             `destination_from`, `destinations`"
+        ),
+        "{log}"
+    );
 }

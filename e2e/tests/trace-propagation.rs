@@ -226,3 +226,112 @@ fn the_trace_id_reaches_the_client_on_envoys_own_error_replies() {
     assert_eq!(response.status, 503, "{}", response.body_str());
     assert_eq!(response.header("x-trace-id"), Some(TRACE));
 }
+
+/// `trace-propagation-routes.yaml`: one listener; route `public` restarts traces and
+/// samples 1%, `/healthz` is never sampled, route `api` continues the caller's trace.
+fn routes_config(app: &EchoServer) -> EnvoyConfig {
+    EnvoyConfig::from_file("trace-propagation-routes.yaml")
+        .unwrap()
+        .upstream(8000, app.port())
+}
+
+#[test]
+fn routes_of_one_listener_continue_or_restart_the_trace() {
+    let app = EchoServer::start().unwrap();
+    let config = routes_config(&app);
+    let validation = Envoy::validate(&config).unwrap();
+    assert!(validation.contains("OK"), "{validation}");
+    let envoy = Envoy::start(&config).unwrap();
+    let gateway = envoy.listener("gateway").unwrap();
+    let headers = [
+        ("traceparent", TRACEPARENT),
+        ("tracestate", "caller=1"),
+        ("baggage", "user=alice"),
+    ];
+    let paths = ["/api/items", "/public/page", "/healthz"];
+    let mut echoed = Vec::new();
+    for path in paths {
+        let response = http::get(gateway, path, &headers).unwrap();
+        assert_eq!(response.status, 200, "{path}: {}", response.body_str());
+        echoed.push(response.header("x-trace-id").map(str::to_owned));
+    }
+    let requests = app.requests();
+    assert_eq!(requests.len(), paths.len());
+
+    // Route `api` (no entry matches it): the caller's trace and decision, its baggage.
+    let api = &requests[0];
+    assert_eq!(api.path, "/api/items");
+    let (trace_id, parent, flags) = traceparent(api);
+    assert_eq!((trace_id.as_str(), flags.as_str()), (TRACE, "01"));
+    assert_ne!(parent, CALLER_PARENT);
+    assert_eq!(api.header_all("tracestate"), ["caller=1"]);
+    assert_eq!(api.header_all("baggage"), ["user=alice"]);
+    assert_eq!(echoed[0].as_deref(), Some(TRACE));
+
+    // Route `public`: a new trace, the caller's context only as the `edge` entry, the
+    // caller's decision ignored (1%: random-trace-id flag, sampled or not), no baggage.
+    let public = &requests[1];
+    assert_eq!(public.path, "/public/page");
+    let (trace_id, _, flags) = traceparent(public);
+    assert_ne!(trace_id, TRACE);
+    let public_sampled = match flags.as_str() {
+        "02" => "false",
+        "03" => "true",
+        other => panic!("random-trace-id flag expected: {other}"),
+    };
+    assert_eq!(
+        public.header_all("tracestate"),
+        [format!("edge={TRACEPARENT}").as_str()]
+    );
+    assert!(public.header_all("baggage").is_empty());
+    assert_eq!(echoed[1].as_deref(), Some(trace_id.as_str()));
+
+    // `/healthz`, matched on its path: the caller's trace, never sampled.
+    let health = &requests[2];
+    let (trace_id, _, flags) = traceparent(health);
+    assert_eq!((trace_id.as_str(), flags.as_str()), (TRACE, "00"));
+    assert_eq!(health.header_all("baggage"), ["user=alice"]);
+
+    let counter = |context: &str, sampled: &str| {
+        format!("wasmesh_trace_propagation_requests_total{{context=\"{context}\",format=\"w3c\",sampled=\"{sampled}\"}}")
+    };
+    let stats = envoy.stats_prometheus().unwrap();
+    assert!(
+        stats.contains(&format!("{} 1", counter("continued", "false"))),
+        "{stats}"
+    );
+    let restarted = counter("restarted", public_sampled);
+    assert!(stats.contains(&format!("{restarted} 1")), "{stats}");
+}
+
+#[test]
+fn a_bad_route_override_is_refused_with_its_json_path() {
+    let app = EchoServer::start().unwrap();
+    for (from, to, expected) in [
+        (
+            r#""sampling": {"probability": 0, "trust_incoming": false}}"#,
+            r#""sampling": {"probability": 1.5, "trust_incoming": false}}"#,
+            "trace-propagation: config.routes[1].sampling.probability: must be between 0.0 and 1.0",
+        ),
+        (
+            r#""restart_tracestate_key": "edge","#,
+            r#""restart_tracestate_key": "Edge","#,
+            "trace-propagation: config.routes[0].restart_tracestate_key: not a valid tracestate key",
+        ),
+    ] {
+        let config = routes_config(&app).replace(from, to);
+        let log = Envoy::start_expect_failure(&config).unwrap();
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("trace-propagation: config"))
+            .collect();
+        assert_eq!(lines.len(), 1, "{log}");
+        assert!(lines[0].contains("[critical][wasm]"), "{}", lines[0]);
+        let (_, message) = lines[0].split_once("wasm log: ").expect("wasm log prefix");
+        assert!(message.starts_with(expected), "{message}");
+        assert!(
+            log.contains("Unable to create Wasm plugin trace-propagation"),
+            "{log}"
+        );
+    }
+}

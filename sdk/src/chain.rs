@@ -13,13 +13,15 @@
 //! Request headers go through the stages in order until one replies locally; response
 //! callbacks go through the stages that saw the request, in reverse order; `on_log` runs
 //! for every stage, so a stage after the one that replied still sees the request end
-//! (metrics count an access-control 403). A filter's code is the same in a chain as alone.
+//! (metrics count an access-control 403). A filter's code is the same in a chain as alone,
+//! and so is its configuration, its `routes` section (see [`crate::routes`]) included.
 
 use crate::config::reader::Node;
 use crate::config::{ConfigError, Value};
 use crate::filter::Filter;
 use crate::hooks::Hooks;
 use crate::reply::Flow;
+use crate::routes::{RouteChoice, Routed};
 use crate::seam::Host;
 use std::any::Any;
 use std::marker::PhantomData;
@@ -38,35 +40,55 @@ pub trait Stage {
     fn on_log(&self, stream: &mut dyn Any, host: &dyn Host);
 }
 
-impl<F: Filter> Stage for F {
+/// A stage's per-request state: the configuration the request got, and the filter's own.
+struct StageStream<F: Filter> {
+    route: RouteChoice,
+    state: F::Stream,
+}
+
+impl<F: Filter> Routed<F> {
+    /// Runs `callback` with the request's configuration and state.
+    fn run<R>(
+        &self,
+        stream: &mut dyn Any,
+        host: &dyn Host,
+        callback: impl FnOnce(&F, &mut F::Stream, &dyn Host) -> R,
+    ) -> Option<R> {
+        let stream = stream.downcast_mut::<StageStream<F>>()?;
+        let filter = self.after_request(&mut stream.route, host)?;
+        Some(callback(filter, &mut stream.state, host))
+    }
+}
+
+impl<F: Filter> Stage for Routed<F> {
     fn new_stream(&self) -> Box<dyn Any> {
-        Box::new(F::Stream::default())
+        Box::new(StageStream::<F> {
+            route: RouteChoice::default(),
+            state: F::Stream::default(),
+        })
     }
 
     fn on_request_headers(&self, stream: &mut dyn Any, host: &dyn Host) -> Flow {
-        match stream.downcast_mut::<F::Stream>() {
-            Some(stream) => Filter::on_request_headers(self, stream, host),
-            None => Flow::Continue,
+        let Some(stream) = stream.downcast_mut::<StageStream<F>>() else {
+            return Flow::Continue;
+        };
+        match self.for_stream(&mut stream.route, host) {
+            Ok(filter) => filter.on_request_headers(&mut stream.state, host),
+            Err(reply) => Flow::Reply(reply),
         }
     }
 
     fn on_response_headers(&self, stream: &mut dyn Any, host: &dyn Host) -> Flow {
-        match stream.downcast_mut::<F::Stream>() {
-            Some(stream) => Filter::on_response_headers(self, stream, host),
-            None => Flow::Continue,
-        }
+        self.run(stream, host, F::on_response_headers)
+            .unwrap_or(Flow::Continue)
     }
 
     fn on_response_trailers(&self, stream: &mut dyn Any, host: &dyn Host) {
-        if let Some(stream) = stream.downcast_mut::<F::Stream>() {
-            Filter::on_response_trailers(self, stream, host);
-        }
+        self.run(stream, host, F::on_response_trailers);
     }
 
     fn on_log(&self, stream: &mut dyn Any, host: &dyn Host) {
-        if let Some(stream) = stream.downcast_mut::<F::Stream>() {
-            Filter::on_log(self, stream, host);
-        }
+        self.run(stream, host, F::on_log);
     }
 }
 
@@ -80,8 +102,8 @@ pub fn stage<F: Filter>() -> (&'static str, StageFactory) {
         host: &dyn Host,
     ) -> Result<Box<dyn Stage>, ConfigError> {
         let filter = match (config, F::DEFAULT_CONFIG) {
-            (Some(config), _) => F::compile(config, host)?,
-            (None, Some(_)) => crate::filter::load::<F>(b"", host)?,
+            (Some(config), _) => Routed::<F>::compile(config, host)?,
+            (None, Some(_)) => crate::filter::load_routed::<F>(b"", host)?,
             (None, None) => {
                 return Err(ConfigError::at(
                     "",

@@ -1,12 +1,14 @@
 //! Declaring a filter and wiring it to the proxy-wasm root and HTTP contexts.
 
 use crate::config::reader::Node;
+use crate::config::Value;
 use crate::config::{self, ConfigError};
 use crate::hooks::Hooks;
 use crate::host;
 use crate::http::Http;
 use crate::properties::{during_request, ConnectionAttributes};
-use crate::reply::Flow;
+use crate::reply::{Flow, LocalReply};
+use crate::routes::{RouteChoice, Routed};
 use crate::seam::Host;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel};
@@ -36,6 +38,19 @@ pub trait Filter: Sized + 'static {
     /// `None` refuses a missing configuration.
     const DEFAULT_CONFIG: Option<&'static str> = None;
 
+    /// The top-level configuration fields a `routes` entry may override (see
+    /// [`crate::routes`]). Empty (the default): the filter has no `routes` section.
+    const ROUTE_FIELDS: &'static [&'static str] = &[];
+
+    /// Compiles the configuration of a `routes` entry (its fields over the listener's, see
+    /// [`crate::routes`]), `self` being the listener's compiled filter: where a filter
+    /// refuses an entry weaker than the listener, or lets it share what the listener
+    /// compiled (metric families, for example). An error's path is relative to the entry.
+    /// By default, [`Filter::compile`].
+    fn compile_route(&self, config: &Node<'_>, host: &dyn Host) -> Result<Self, ConfigError> {
+        Self::compile(config, host)
+    }
+
     /// Reads, validates and compiles the configuration with the [`config::reader`]; errors
     /// name the JSON path of the field. `host` answers attribute reads such as the node
     /// metadata (there is no request yet).
@@ -62,6 +77,17 @@ pub trait Filter: Sized + 'static {
 /// Parses and compiles a configuration: JSON bytes in, the compiled filter or a
 /// [`ConfigError`] out. Empty or whitespace-only input uses [`Filter::DEFAULT_CONFIG`].
 pub fn load<F: Filter>(json: &[u8], host: &dyn Host) -> Result<F, ConfigError> {
+    F::compile(&Node::root(&parse::<F>(json)?), host)
+}
+
+/// Like [`load`], with the configuration's `routes` section (see [`crate::routes`]): what
+/// a module registered with [`register`] runs.
+pub fn load_routed<F: Filter>(json: &[u8], host: &dyn Host) -> Result<Routed<F>, ConfigError> {
+    Routed::compile(&Node::root(&parse::<F>(json)?), host)
+}
+
+/// The JSON document of a configuration; [`Filter::DEFAULT_CONFIG`] for an empty one.
+fn parse<F: Filter>(json: &[u8]) -> Result<Value, ConfigError> {
     let json = match (json.iter().all(u8::is_ascii_whitespace), F::DEFAULT_CONFIG) {
         (false, _) => json,
         (true, Some(default)) => default.as_bytes(),
@@ -72,8 +98,7 @@ pub fn load<F: Filter>(json: &[u8], host: &dyn Host) -> Result<F, ConfigError> {
             ))
         }
     };
-    let value = config::json::parse(json).map_err(|e| ConfigError::at("", e.to_string()))?;
-    F::compile(&Node::root(&value), host)
+    config::json::parse(json).map_err(|e| ConfigError::at("", e.to_string()))
 }
 
 /// Registers `F` as this module's root context. Called from the module entry point that
@@ -84,7 +109,7 @@ pub fn register<F: Filter>() {
 }
 
 struct Root<F> {
-    filter: Option<Rc<F>>,
+    filter: Option<Rc<Routed<F>>>,
 }
 
 impl<F: Filter> Context for Root<F> {}
@@ -106,7 +131,7 @@ impl<F: Filter> RootContext for Root<F> {
             plugin_configuration_size,
         )
         .unwrap_or_default();
-        match load::<F>(&json, &Http::default()) {
+        match load_routed::<F>(&json, &Http::default()) {
             Ok(filter) => {
                 self.filter = Some(Rc::new(filter));
                 true
@@ -125,6 +150,7 @@ impl<F: Filter> RootContext for Root<F> {
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         Some(Box::new(Stream::<F> {
             filter: self.filter.clone(),
+            route: RouteChoice::default(),
             state: F::Stream::default(),
             connection: ConnectionAttributes::default(),
             http: Http::default(),
@@ -136,29 +162,41 @@ impl<F: Filter> RootContext for Root<F> {
     }
 }
 
-/// One request's context: the shared compiled filter, the request's own state, the
+/// One request's context: the shared compiled filter, the configuration the request got
+/// (listener or route entry, chosen in its first callback), the request's own state, the
 /// connection attributes read so far (see [`crate::properties`]) and the request's
 /// [`Http`] (its header copy and what stages hand on), kept from callback to callback.
 /// Without a filter (configuration refused) every callback lets the request pass; Envoy
 /// does not create streams for a refused configuration in the first place.
 struct Stream<F: Filter> {
-    filter: Option<Rc<F>>,
+    filter: Option<Rc<Routed<F>>>,
+    route: RouteChoice,
     state: F::Stream,
     connection: ConnectionAttributes,
     http: Http,
 }
 
 impl<F: Filter> Stream<F> {
-    /// Runs one of the filter's callbacks with the request's state and [`Http`], keeping
-    /// the connection attributes it reads for the request's later callbacks; `None`
-    /// without a filter.
-    fn run<R>(&mut self, callback: impl FnOnce(&F, &mut F::Stream, &dyn Host) -> R) -> Option<R> {
-        let filter = self.filter.as_deref()?;
+    /// Runs one of the filter's callbacks with the request's configuration, state and
+    /// [`Http`], keeping the connection attributes it reads for the request's later
+    /// callbacks; `None` without a filter. In the request headers callback, the reply
+    /// instead when the request's route cannot be told ([`Routed::for_stream`]).
+    fn run<R>(
+        &mut self,
+        request: bool,
+        callback: impl FnOnce(&F, &mut F::Stream, &dyn Host) -> R,
+    ) -> Option<Result<R, LocalReply>> {
+        let routed = self.filter.as_deref()?;
         let state = &mut self.state;
         let http = &self.http;
-        Some(during_request(&mut self.connection, || {
-            callback(filter, state, http)
-        }))
+        let route = &mut self.route;
+        during_request(&mut self.connection, || {
+            let filter = match request {
+                true => routed.for_stream(route, http),
+                false => Ok(routed.after_request(route, http)?),
+            };
+            Some(filter.map(|filter| callback(filter, state, http)))
+        })
     }
 
     fn act(&self, flow: Option<Flow>) -> Action {
@@ -176,22 +214,22 @@ impl<F: Filter> Context for Stream<F> {}
 
 impl<F: Filter> HttpContext for Stream<F> {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        let flow = self.run(F::on_request_headers);
-        self.act(flow)
+        let flow = self.run(true, F::on_request_headers);
+        self.act(flow.map(|flow| flow.unwrap_or_else(Flow::Reply)))
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        let flow = self.run(F::on_response_headers);
-        self.act(flow)
+        let flow = self.run(false, F::on_response_headers);
+        self.act(flow.and_then(Result::ok))
     }
 
     fn on_http_response_trailers(&mut self, _num_trailers: usize) -> Action {
-        self.run(F::on_response_trailers);
+        self.run(false, F::on_response_trailers);
         Action::Continue
     }
 
     fn on_log(&mut self) {
-        self.run(F::on_log);
+        self.run(false, F::on_log);
     }
 }
 

@@ -5,7 +5,7 @@ use crate::host;
 use crate::metrics::MetricKind;
 use crate::properties::{AttributeBatch, AttributeValues};
 use crate::reply::LocalReply;
-use crate::seam::{HeaderEdit, Host, MetricChange, VerifiedCaller};
+use crate::seam::{HeaderEdit, Host, MetricChange, Rerouted, VerifiedCaller};
 use proxy_wasm::types::{MapType, MetricType};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -28,6 +28,17 @@ pub(crate) struct Http {
     request: RefCell<Option<Rc<HeaderMap>>>,
     pending: RefCell<PendingChanges>,
     caller: RefCell<Option<Rc<VerifiedCaller>>>,
+    route: RefCell<RouteNames>,
+    rerouted: std::cell::Cell<Rerouted>,
+}
+
+/// Envoy's names for the route it chose for the request (`xds.route_name`,
+/// `xds.virtual_host_name`), as read so far. They do not change while the filters run,
+/// even when one changes the request (see [`Host::rerouted`]).
+#[derive(Debug, Default)]
+struct RouteNames {
+    route_name: Option<Option<Rc<[u8]>>>,
+    virtual_host_name: Option<Option<Rc<[u8]>>>,
 }
 
 /// Request header changes made while a stage held the shared copy (so it could not be
@@ -138,12 +149,24 @@ impl Http {
         }
     }
 
+    /// Notes a change to request header `name` that reached Envoy: one that Envoy chose
+    /// the route by makes the route's names stale (see [`Host::rerouted`]).
+    fn note_change(&self, name: &str) {
+        let change = match name {
+            ":path" => Rerouted::Path,
+            ":authority" | "host" | ":method" => Rerouted::Other,
+            _ => return,
+        };
+        self.rerouted.set(self.rerouted.get().max(change));
+    }
+
     /// Replaces every value of a request header with `value` (adds it when absent).
     fn set_request_header(&self, name: &str, value: &[u8]) {
         if self.with_copy(name, |headers| headers.single(name) == Ok(value)) == Some(true) {
             return;
         }
         let changed = host::replace_header(MapType::HttpRequestHeaders, name, value);
+        self.note_change(name);
         self.follow(changed, Change::Replace, name, value);
     }
 
@@ -155,6 +178,7 @@ impl Http {
     fn add_request_header(&self, name: &str, value: &[u8]) {
         let absent = self.with_copy(name, |headers| !headers.contains(name)) == Some(true);
         let changed = host::add_header(MapType::HttpRequestHeaders, name, value);
+        self.note_change(name);
         self.follow(changed && absent, Change::Append, name, value);
     }
 
@@ -164,6 +188,7 @@ impl Http {
             return;
         }
         let changed = host::remove_header(MapType::HttpRequestHeaders, name);
+        self.note_change(name);
         self.follow(changed, Change::Remove, name, b"");
     }
 }
@@ -182,11 +207,24 @@ impl Host for Http {
     }
 
     fn attribute(&self, path: &[&str]) -> Option<Rc<[u8]>> {
-        crate::properties::value(path)
+        let Ok(mut names) = self.route.try_borrow_mut() else {
+            return crate::properties::value(path);
+        };
+        let kept = match path {
+            ["xds", "route_name"] => &mut names.route_name,
+            ["xds", "virtual_host_name"] => &mut names.virtual_host_name,
+            _ => return crate::properties::value(path),
+        };
+        kept.get_or_insert_with(|| crate::properties::value(path))
+            .clone()
     }
 
     fn attributes(&self, batch: &AttributeBatch) -> AttributeValues {
         batch.read()
+    }
+
+    fn rerouted(&self) -> Rerouted {
+        self.rerouted.get()
     }
 
     fn verified_caller(&self) -> Option<Rc<VerifiedCaller>> {

@@ -69,6 +69,8 @@ mod logging;
 #[cfg(feature = "host")]
 pub mod properties;
 #[cfg(feature = "host")]
+pub mod routes;
+#[cfg(feature = "host")]
 pub mod seam;
 
 pub use config::ConfigError;
@@ -77,11 +79,11 @@ pub use hooks::Hooks;
 pub use reply::{Flow, LocalReply};
 
 #[cfg(feature = "host")]
-pub use filter::{load, register, Filter};
+pub use filter::{load, load_routed, register, Filter};
 #[cfg(feature = "host")]
 pub use properties::{AttributeBatch, AttributeValues};
 #[cfg(feature = "host")]
-pub use seam::{HeaderEdit, Host, MetricChange, Outcome, VerifiedCaller};
+pub use seam::{HeaderEdit, Host, MetricChange, Outcome, Rerouted, VerifiedCaller};
 
 // The unit tests run natively, where the host functions the SDK calls (WASI's `random_get`
 // among them) are the host emulator's.

@@ -76,6 +76,19 @@ impl<'a> Outcome<'a> {
     }
 }
 
+/// Whether, and how, the request changed since Envoy chose its route (see
+/// [`Host::rerouted`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Rerouted {
+    /// Unchanged.
+    #[default]
+    No,
+    /// Only its `:path`.
+    Path,
+    /// Its `:authority`, `host` or `:method`, maybe its path too.
+    Other,
+}
+
 /// A change to a metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetricChange {
@@ -109,6 +122,14 @@ pub trait Host {
 
     /// Every attribute of `batch`, read together (one host call in Envoy).
     fn attributes(&self, batch: &AttributeBatch) -> AttributeValues;
+
+    /// How a filter before this one in the module changed what Envoy chose the request's
+    /// route by (`:path`, `:authority`, `host`, `:method`): Envoy's route and virtual host
+    /// names (`xds.route_name`, `xds.virtual_host_name`) still name the route chosen before
+    /// the change, and Envoy routes the request again after the filters.
+    fn rerouted(&self) -> Rerouted {
+        Rerouted::No
+    }
 
     /// The caller a filter before this one in the module verified, if any.
     fn verified_caller(&self) -> Option<Rc<VerifiedCaller>>;

@@ -461,6 +461,9 @@ fn load(
     host.set_property(&["destination", "port"], FRONT_PORT);
     host.set_property(&["connection", "mtls"], false);
     host.set_property(&["xds", "cluster_name"], "upstream");
+    // bench/envoy.yaml.in's front route and virtual host.
+    host.set_property(&["xds", "route_name"], "orders");
+    host.set_property(&["xds", "virtual_host_name"], "front");
     if !host.configure(config) {
         let logs: Vec<String> = host.logs().into_iter().map(|l| l.message).collect();
         return Err(format!("configuration refused: {}", logs.join("; ")));

@@ -123,6 +123,40 @@ fn the_bundle_lets_the_request_through_and_its_total_is_the_sum_by_function() {
     );
 }
 
+/// The bundle's configuration with access-control's policy moved into the last of 20
+/// `routes` entries, matched on the benchmark route's name (`orders`).
+fn bundle_config_with_20_routes() -> String {
+    let mut bundle: Value = serde_json::from_str(&bundle_config()).expect("JSON");
+    let policy = bundle["chain"][1]["config"].take();
+    let mut routes: Vec<Value> = (1..20)
+        .map(|i| json!({"match": {"route_name": format!("catalog-{i:02}")}, "rules": []}))
+        .collect();
+    routes.push(json!({"match": {"route_name": "orders"}, "rules": policy["rules"]}));
+    let mut config = policy;
+    config["rules"] = json!([]);
+    config["routes"] = Value::Array(routes);
+    bundle["chain"][1]["config"] = config;
+    bundle.to_string()
+}
+
+#[test]
+fn twenty_route_entries_cost_one_property_read() {
+    let out = counts(json!([
+        {"name": "bundle", "filters": [filter("wasmesh", &bundle_config(), false, BUNDLE_PROOFS)]},
+        {"name": "routes", "filters":
+            [filter("wasmesh", &bundle_config_with_20_routes(), false, BUNDLE_PROOFS)]},
+    ]));
+    let (bundle, routes) = (&out["bundle"], &out["routes"]);
+    // The request got the last entry's policy: access allowed to `frontend`.
+    assert_eq!(routes["error"], Value::Null, "{routes}");
+    let reads = |v: &Value| v["by_function"]["proxy_get_property"].as_u64().unwrap_or(0);
+    assert_eq!(reads(routes), reads(bundle) + 1, "{bundle}\n{routes}");
+    assert_eq!(
+        routes["host_calls"].as_u64().unwrap(),
+        bundle["host_calls"].as_u64().unwrap() + 1
+    );
+}
+
 #[test]
 fn a_request_the_filter_answers_itself_is_an_error_not_a_count() {
     let replies = r#"{"greeting":"hi","reply_path":"/api/v1/orders/12345?expand=items"}"#;

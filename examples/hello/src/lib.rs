@@ -49,9 +49,11 @@ impl Hello {
 impl Filter for Hello {
     const NAME: &'static str = "hello";
     const HOOKS: Hooks = Hooks::REQUEST_HEADERS;
+    const ROUTE_FIELDS: &'static [&'static str] = &["greeting", "reply_path"];
     type Stream = ();
 
-    /// `{"greeting": "...", "reply_path": "/..."}`; `reply_path` is optional.
+    /// `{"greeting": "...", "reply_path": "/..."}`; `reply_path` is optional. A `routes`
+    /// entry may give a route its own greeting and reply path.
     fn compile(config: &Node<'_>, _: &dyn Host) -> Result<Self, ConfigError> {
         let fields = config.object(&["greeting", "reply_path"])?;
         let greeting = fields.present("greeting")?.string()?;

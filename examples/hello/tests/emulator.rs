@@ -97,3 +97,97 @@ fn unknown_fields_and_empty_config_are_refused() {
         "hello: config: the configuration is empty"
     ));
 }
+
+const ROUTED: &str = r#"{"greeting": "hi", "routes": [
+    {"match": {"route_name": "admin"}, "greeting": "admin"},
+    {"match": {"virtual_host": "internal", "path_prefix": "/ops"}, "greeting": "ops"},
+    {"match": {"host": "*.example.com"}, "reply_path": "/hello"}
+]}"#;
+
+/// The greeting the request got, and the property paths read for it.
+fn greeting_for(
+    host: &Host,
+    route: Option<&str>,
+    vhost: Option<&str>,
+    headers: &[(&str, &str)],
+) -> (Option<String>, Vec<String>) {
+    let stream = host.stream();
+    if let Some(route) = route {
+        stream.set_property(&["xds", "route_name"], route);
+    }
+    if let Some(vhost) = vhost {
+        stream.set_property(&["xds", "virtual_host_name"], vhost);
+    }
+    host.take_property_reads();
+    stream.send_request_headers(headers);
+    let reads = host.take_property_reads();
+    (stream.request_header("x-hello"), reads)
+}
+
+#[test]
+fn routes_override_fields_first_match_wins() {
+    let host = host(ROUTED);
+    let get = |path| [(":method", "GET"), (":path", path), (":authority", "svc")];
+    let (greeting, reads) = greeting_for(&host, Some("admin"), Some("internal"), &get("/ops"));
+    assert_eq!(greeting.as_deref(), Some("admin"));
+    assert_eq!(reads, vec!["xds.route_name"]);
+    let (greeting, reads) = greeting_for(&host, Some("other"), Some("internal"), &get("/ops/x"));
+    assert_eq!(greeting.as_deref(), Some("ops"));
+    assert_eq!(reads, vec!["xds.route_name", "xds.virtual_host_name"]);
+    let (greeting, _) = greeting_for(&host, Some("other"), Some("internal"), &get("/opsx"));
+    assert_eq!(greeting.as_deref(), Some("hi"));
+    let (greeting, _) = greeting_for(&host, None, None, &get("/ops"));
+    assert_eq!(greeting.as_deref(), Some("hi"));
+}
+
+#[test]
+fn a_route_entry_keeps_the_fields_it_does_not_name() {
+    let host = host(ROUTED);
+    let stream = host.stream();
+    let action = stream.send_request_headers(&[
+        (":method", "GET"),
+        (":path", "/hello"),
+        (":authority", "API.example.com:8443"),
+    ]);
+    assert_eq!(action, Action::Pause);
+    let reply = stream.local_reply().expect("local reply");
+    assert_eq!(reply.json(), serde_json::json!({"greeting": "hi"}));
+}
+
+#[test]
+fn without_routes_no_route_is_read() {
+    let host = host(r#"{"greeting": "hi"}"#);
+    let (greeting, reads) = greeting_for(&host, Some("admin"), None, GET_API);
+    assert_eq!(greeting.as_deref(), Some("hi"));
+    assert!(reads.is_empty(), "{reads:?}");
+}
+
+#[test]
+fn a_bad_route_entry_is_refused_with_its_path() {
+    for (config, expected) in [
+        (
+            r#"{"greeting": "hi", "routes": [{"match": {"route_name": "a"}, "reply_path": "x"}]}"#,
+            "hello: config.routes[0].reply_path: must start with `/`",
+        ),
+        (
+            r#"{"greeting": "hi", "routes": [{"match": {}, "greeting": "x"}]}"#,
+            "hello: config.routes[0].match: needs at least one of",
+        ),
+        (
+            r#"{"greeting": "hi", "routes": [{"match": {"route_name": "a"}, "greting": "x"}]}"#,
+            "hello: config.routes[0].greting: unknown field `greting`",
+        ),
+        (
+            r#"{"greeting": "hi", "routes": {"a": 1}}"#,
+            "hello: config.routes: expected an array",
+        ),
+    ] {
+        let host = Host::of::<Hello>();
+        assert!(!host.configure(config), "accepted {config}");
+        assert!(
+            host.logged(LogLevel::Critical, expected),
+            "{:?}",
+            host.logs()
+        );
+    }
+}

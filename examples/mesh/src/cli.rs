@@ -3,7 +3,7 @@
 
 use crate::guide::{self, Addresses};
 use crate::mesh::{Mesh, Ports};
-use crate::{certs, topology};
+use crate::{certs, prometheus, topology};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -13,9 +13,15 @@ use std::time::Duration;
 
 /// How to call the command.
 pub const USAGE: &str = "\
-usage: mesh             start the demo mesh on its fixed ports, print the guide and follow
-                        the access log until Ctrl-C (what `make run` runs)
+usage: mesh [--prometheus]
+                        start the demo mesh on its fixed ports, print the guide and follow
+                        the access log until Ctrl-C (what `make run` runs); with
+                        --prometheus also Prometheus on 127.0.0.1:10090, scraping every
+                        sidecar with the SLO rules of deploy/prometheus (`make run PROMETHEUS=1`)
        mesh certs DIR   write the demo CA and every workload's key and certificate into DIR";
+
+/// How often `make run PROMETHEUS=1` scrapes the sidecars and evaluates the rules.
+const SCRAPE_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Lines of an Envoy's log quoted when it exits unexpectedly.
 const LOG_TAIL_LINES: usize = 20;
@@ -32,7 +38,8 @@ pub fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
-        [] => run(),
+        [] => run(false),
+        ["--prometheus"] => run(true),
         ["certs", dir] => write_certs(Path::new(dir)),
         ["-h" | "--help"] => {
             println!("{USAGE}");
@@ -60,9 +67,10 @@ fn write_certs(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Starts the mesh on its fixed ports and runs until Ctrl-C or until an Envoy exits.
-fn run() -> Result<(), String> {
-    check_ports_are_free()?;
+/// Starts the mesh on its fixed ports (and Prometheus, with `with_prometheus`) and runs
+/// until Ctrl-C or until an Envoy or Prometheus exits.
+fn run(with_prometheus: bool) -> Result<(), String> {
+    check_ports_are_free(with_prometheus)?;
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
     unsafe {
         let handler = request_stop as extern "C" fn(libc::c_int) as libc::sighandler_t;
@@ -79,7 +87,18 @@ fn run() -> Result<(), String> {
         }
         Err(error) => return Err(error),
     };
-    print!("{}", guide::text(&Addresses::of(&mesh)?));
+    let mut server = None;
+    if with_prometheus {
+        eprintln!("mesh: starting Prometheus");
+        match prometheus::start(&mesh, Ports::Fixed, SCRAPE_INTERVAL) {
+            Ok(started) => server = Some(started),
+            Err(_) if STOP.load(Ordering::SeqCst) => return Ok(()),
+            Err(error) => return Err(error),
+        }
+    }
+    let mut addresses = Addresses::of(&mesh)?;
+    addresses.prometheus = server.as_ref().map(wasmesh_e2e::Prometheus::address);
+    print!("{}", guide::text(&addresses));
     let _ = std::io::stdout().flush();
     let mut access_log = LogFollower::new(mesh.access_log_path());
     let outcome = loop {
@@ -90,6 +109,16 @@ fn run() -> Result<(), String> {
             let log = mesh.envoy(workload).map(|e| e.log()).unwrap_or_default();
             break Err(format!(
                 "{workload}'s Envoy exited; the end of its log:\n{}",
+                tail(&log, LOG_TAIL_LINES)
+            ));
+        }
+        if server
+            .as_mut()
+            .is_some_and(wasmesh_e2e::Prometheus::has_exited)
+        {
+            let log = server.as_ref().map(|s| s.log()).unwrap_or_default();
+            break Err(format!(
+                "Prometheus exited; the end of its log:\n{}",
                 tail(&log, LOG_TAIL_LINES)
             ));
         }
@@ -104,13 +133,19 @@ fn run() -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(100));
     };
     eprintln!("mesh: stopping");
+    drop(server);
     drop(mesh);
     outcome
 }
 
-/// Fails with a clear message when one of the mesh's fixed ports is taken.
-fn check_ports_are_free() -> Result<(), String> {
-    for (workload, what, port) in topology::fixed_ports() {
+/// Fails with a clear message when one of the mesh's fixed ports (or Prometheus' port,
+/// `with_prometheus`) is taken.
+fn check_ports_are_free(with_prometheus: bool) -> Result<(), String> {
+    let mut ports = topology::fixed_ports();
+    if with_prometheus {
+        ports.push(("prometheus", "web interface", prometheus::PROMETHEUS_PORT));
+    }
+    for (workload, what, port) in ports {
         if TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).is_err() {
             return Err(format!(
                 "port {port} ({workload}'s {what}) is in use on 127.0.0.1: stop whatever listens \

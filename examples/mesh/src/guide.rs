@@ -23,6 +23,8 @@ pub struct Addresses {
     pub dir: PathBuf,
     /// Envoy's own logs, as a shell pattern.
     pub envoy_logs: String,
+    /// Prometheus' web interface, when it runs (`make run PROMETHEUS=1`).
+    pub prometheus: Option<SocketAddr>,
 }
 
 impl Addresses {
@@ -46,6 +48,7 @@ impl Addresses {
             access_log: mesh.access_log_path(),
             dir: mesh.dir().to_path_buf(),
             envoy_logs: envoy_logs_pattern(mesh),
+            prometheus: None,
         })
     }
 }
@@ -96,6 +99,8 @@ The wasmesh demo mesh is ready. Ctrl-C stops it.
 403 from c's sidecar (access-control): c lets a GET /items/** and nothing else
   curl -si {edge}/call/c/admin
   curl -si -X POST {edge}/call/c/items/7
+200 on c's route `c-reports`, whose own access-control rules let a POST (a `routes` entry)
+  curl -s -X POST {edge}/call/c/reports/daily | python3 -m json.tool
 400 at the edge (header-normalization): an escaped slash
   curl -si '{edge}/call/c/items%2F..%2Fadmin'
 
@@ -130,6 +135,42 @@ Access log lines follow as requests arrive.
         dir = at.dir.display(),
         envoy_logs = at.envoy_logs,
     );
+    if let Some(prometheus) = at.prometheus {
+        let _ = write!(out, "{}", prometheus_text(prometheus));
+    }
+    out
+}
+
+/// Two queries to try in the PromQL of `make run PROMETHEUS=1`, as the guide prints them.
+pub const PROMETHEUS_QUERIES: [(&str, &str); 2] = [
+    (
+        "Requests per second by caller and callee, as each callee's sidecar counts them:",
+        "sum by (source_service, destination_service) (rate(wasmesh_service_requests_total{reporter=\"destination\"}[1m]))",
+    ),
+    (
+        "How fast each service burns its availability error budget (1 h window; 1 = exactly on budget):",
+        "wasmesh:slo_availability_errors:ratio_rate1h / scalar(1 - wasmesh:slo_availability:objective)",
+    ),
+];
+
+/// The guide's Prometheus part: where it is and two queries to try.
+fn prometheus_text(prometheus: SocketAddr) -> String {
+    let mut out = format!(
+        "Prometheus scrapes every sidecar (job wasmesh-mesh, labels namespace and app) with the SLO
+rules of deploy/prometheus loaded; the dashboards of deploy/grafana import into Grafana:
+  http://{prometheus}/graph      (alerts: http://{prometheus}/alerts)
+"
+    );
+    for (what, query) in PROMETHEUS_QUERIES {
+        let _ = write!(
+            out,
+            "{what}
+  {query}
+  curl -s http://{prometheus}/api/v1/query --data-urlencode 'query={query}' | python3 -m json.tool
+"
+        );
+    }
+    out.push('\n');
     out
 }
 
@@ -152,6 +193,7 @@ mod tests {
             access_log: "/tmp/m/access.log".into(),
             dir: "/tmp/m".into(),
             envoy_logs: "/tmp/e-1-*/envoy.log".into(),
+            prometheus: None,
         }
     }
 
@@ -170,6 +212,24 @@ mod tests {
             "-w '%header{x-trace-id}' http://127.0.0.1:10000/hello); sleep 0.1; grep \"$id\" /tmp/m/access.log | sort",
         ] {
             assert!(text.contains(expected), "{expected:?} in\n{text}");
+        }
+        assert!(!text.contains("/api/v1/query"), "{text}");
+    }
+
+    #[test]
+    fn the_guide_quotes_prometheus_and_two_queries_when_it_runs() {
+        let mut at = addresses();
+        at.prometheus = Some(SocketAddr::from(([127, 0, 0, 1], 10090)));
+        let text = text(&at);
+        assert!(text.contains("  http://127.0.0.1:10090/graph"), "{text}");
+        for (_, query) in PROMETHEUS_QUERIES {
+            assert!(text.contains(&format!("\n  {query}\n")), "{text}");
+            assert!(
+                text.contains(&format!(
+                    "curl -s http://127.0.0.1:10090/api/v1/query --data-urlencode 'query={query}'"
+                )),
+                "{text}"
+            );
         }
     }
 }

@@ -8,6 +8,8 @@
 //!   configurations in `examples/mesh/envoy/`.
 //! * [`mesh`]: [`mesh::Mesh::start`] runs it all (certificates, applications, four Envoys)
 //!   and stops it on drop; used by the `mesh` binary and by the e2e test.
+//! * [`prometheus`]: Prometheus scraping every sidecar with the SLO rules loaded
+//!   (`make run PROMETHEUS=1`, the dashboard tests).
 //! * [`render`], [`certs`], [`server`], [`guide`], [`cli`]: its parts.
 //!
 //! Only [`topology`] exists on wasm32 (the workspace lints every crate for wasm32): the
@@ -25,6 +27,8 @@ pub mod cli;
 pub mod guide;
 #[cfg(not(target_family = "wasm"))]
 pub mod mesh;
+#[cfg(not(target_family = "wasm"))]
+pub mod prometheus;
 #[cfg(not(target_family = "wasm"))]
 pub mod render;
 #[cfg(not(target_family = "wasm"))]

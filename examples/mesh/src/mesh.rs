@@ -263,6 +263,18 @@ impl Mesh {
             .unwrap_or_default()
     }
 
+    /// Stops `service`'s application; its sidecar keeps running, and answers its callers
+    /// 503 (`UF`, upstream connection failure) from then on: an outage, for the SLO tests.
+    pub fn stop_app(&mut self, service: &str) -> Result<(), String> {
+        let at = self
+            .apps
+            .iter()
+            .position(|(name, _)| *name == service)
+            .ok_or_else(|| format!("the mesh has no application {service:?}"))?;
+        drop(self.apps.remove(at));
+        Ok(())
+    }
+
     /// The workload of the first Envoy found to have exited, if any.
     pub fn exited(&mut self) -> Option<&'static str> {
         self.envoys

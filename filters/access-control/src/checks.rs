@@ -41,6 +41,11 @@ impl PathCheck {
         &self.options
     }
 
+    /// Whether a path that is not canonical is rewritten (`non_canonical: normalize`).
+    pub fn normalizes(&self) -> bool {
+        self.non_canonical == NonCanonicalPath::Normalize
+    }
+
     /// Checks the `:path` header: `Ok(value)` when it appears once, `Err(count)` otherwise.
     pub fn check<'a>(&self, raw: Result<&'a [u8], usize>) -> PathVerdict<'a> {
         let raw = match raw {

@@ -51,6 +51,7 @@ use policy::Policy;
 use report::{caller_name, DenyResponse, Outcome};
 use request::HostConnection;
 use scan::HeaderScan;
+use std::rc::Rc;
 use wasmesh_sdk::config::reader::Node;
 use wasmesh_sdk::metrics::Counter;
 use wasmesh_sdk::{ConfigError, Filter, Flow, Hooks, Host};
@@ -68,7 +69,8 @@ pub struct AccessControl {
     policy: Policy,
     deny: DenyResponse,
     log_allowed: bool,
-    requests: Counter,
+    /// Shared with the `routes` entries: one cap of tag sets for the whole filter.
+    requests: Rc<Counter>,
     header_scan: HeaderScan,
 }
 
@@ -111,7 +113,7 @@ impl AccessControl {
             policy,
             deny,
             log_allowed: config.log_allowed,
-            requests,
+            requests: Rc::new(requests),
             header_scan,
         })
     }
@@ -134,7 +136,48 @@ impl AccessControl {
 impl Filter for AccessControl {
     const NAME: &'static str = "access-control";
     const HOOKS: Hooks = Hooks::REQUEST_HEADERS;
+    /// What a `routes` entry may give a route of its own: the policy (rules, roles, the
+    /// defaults), the mode, the deny reply and `log_allowed`. How a request is read
+    /// (`path`, `deny_matching`, `method_override`), who the caller is (`identity`, which
+    /// also decides which headers are removed) and `metrics` are the listener's, on every
+    /// route: they describe the connection and the application, not a route.
+    const ROUTE_FIELDS: &'static [&'static str] = &[
+        "mode",
+        "default_action",
+        "unlisted_endpoints",
+        "roles",
+        "rules",
+        "deny_response",
+        "log_allowed",
+    ];
     type Stream = ();
+
+    /// Refuses the route entries that a request could pick with a path the application
+    /// reads as another route's (see the README's *Per-route configuration*): any entry
+    /// while the listener normalizes paths, and an entry in `shadow` mode under an
+    /// enforcing listener.
+    fn compile_route(&self, config: &Node<'_>, _: &dyn Host) -> Result<Self, ConfigError> {
+        let mut route = Self::new(config)?;
+        route.requests = Rc::clone(&self.requests);
+        if self.path_check.normalizes() {
+            return Err(ConfigError::at(
+                "",
+                "a `routes` section needs the top-level `path.non_canonical` to be `deny`: \
+                 a route is chosen on the path as received, and a path this filter normalizes \
+                 is routed again by Envoy after the decision",
+            ));
+        }
+        if self.mode == Mode::Enforce && route.mode == Mode::Shadow {
+            return Err(ConfigError::at(
+                "mode",
+                "a route cannot shadow an enforcing listener: a request chosen for the route \
+                 by a path that is not canonical would pass, and the application may read \
+                 that path as another route's; put the listener in `shadow` mode and enforce \
+                 route by route instead",
+            ));
+        }
+        Ok(route)
+    }
 
     /// Reads the document with [`Config::read`], then compiles it.
     fn compile(config: &Node<'_>, host: &dyn Host) -> Result<Self, ConfigError> {

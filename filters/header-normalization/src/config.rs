@@ -40,6 +40,9 @@ pub struct Config {
     pub trim_whitespace: bool,
     /// Legacy header names and the canonical names they become.
     pub renames: Vec<RenameConfig>,
+    /// Let a `routes` entry make an option weaker than this configuration's (a listener
+    /// field; entries cannot set it); default `false`: an entry may only be stricter.
+    pub allow_weaker_routes: bool,
 }
 
 /// The methods of RFC 9110 §9 plus `PATCH` (RFC 5789).
@@ -72,6 +75,7 @@ impl Default for Config {
             max_header_bytes: 60 * 1024,
             trim_whitespace: true,
             renames: Vec::new(),
+            allow_weaker_routes: false,
         }
     }
 }

@@ -20,6 +20,7 @@ mod names;
 mod normalizer;
 mod ops;
 mod read;
+mod routes;
 mod rules;
 mod trust;
 
@@ -41,6 +42,8 @@ const REDIRECT_RULE: &str = "escaped_slash";
 /// The compiled filter: the [`Normalizer`] and the metric families.
 pub struct HeaderNormalization {
     normalizer: Normalizer,
+    /// The listener's `allow_weaker_routes`: `routes` entries need not be stricter.
+    allow_weaker_routes: bool,
     normalized: Counter,
     rejected: Counter,
     redirected: Counter,
@@ -58,11 +61,28 @@ impl Filter for HeaderNormalization {
     type Stream = ();
     const HOOKS: Hooks = Hooks::REQUEST_HEADERS;
     const DEFAULT_CONFIG: Option<&'static str> = Some("{}");
+    /// The options that can only be made stricter per route (see the README's
+    /// "Per-route configuration"); `authority`, `trusted_callers`, `renames` and
+    /// `original_path_header` are the listener's alone.
+    const ROUTE_FIELDS: &'static [&'static str] = routes::ROUTE_FIELDS;
+
+    /// An entry is refused where it is weaker than the listener's configuration, unless
+    /// the listener sets `allow_weaker_routes`: the route is chosen from the request as
+    /// the client sent it, before this filter made it canonical.
+    fn compile_route(&self, config: &Node<'_>, host: &dyn Host) -> Result<Self, ConfigError> {
+        let route = Self::compile(config, host)?;
+        if !self.allow_weaker_routes {
+            routes::check_not_weaker(&self.normalizer, &route.normalizer)?;
+        }
+        Ok(route)
+    }
 
     /// Reads the document into a [`Config`] with [`Config::from_value`].
     fn compile(config: &Node<'_>, _: &dyn Host) -> Result<Self, ConfigError> {
+        let config = Config::from_value(config.value().clone())?;
         Ok(Self {
-            normalizer: Normalizer::new(Config::from_value(config.value().clone())?)?,
+            allow_weaker_routes: config.allow_weaker_routes,
+            normalizer: Normalizer::new(config)?,
             normalized: Counter::new("wasmesh_header_normalization_normalized_total", &["rule"]),
             rejected: Counter::new("wasmesh_header_normalization_rejected_total", &["rule"]),
             redirected: Counter::new("wasmesh_header_normalization_redirected_total", &["rule"]),

@@ -47,6 +47,16 @@ impl Methods {
         })
     }
 
+    /// The allowed methods, as configured.
+    pub fn allowed(&self) -> impl Iterator<Item = &[u8]> {
+        self.allowed.iter().map(|method| &**method)
+    }
+
+    /// The treatment of lowercase methods.
+    pub fn lowercase(&self) -> LowercaseMethods {
+        self.lowercase
+    }
+
     /// Checks a method. Methods are compared case-sensitively (RFC 9110 §9.1); a method
     /// with lowercase letters that is not listed as sent, but whose uppercase form is, is
     /// refused as `lowercase_method` or uppercased, as configured.

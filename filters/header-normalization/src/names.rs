@@ -418,6 +418,23 @@ impl NameSet {
             || (self.prefix_first_bytes & first != 0 && self.contains_prefix_of(name))
     }
 
+    /// The first entry of `other` (lowercase, a prefix with its `*`) naming a header this
+    /// set does not hold: `None` when every name in `other` is in this set too.
+    pub fn first_not_covered(&self, other: &NameSet) -> Option<String> {
+        let exact = other
+            .exact
+            .iter()
+            .find(|name| !self.contains(name.as_bytes()))
+            .map(|name| name.to_string());
+        exact.or_else(|| {
+            other
+                .prefixes
+                .iter()
+                .find(|prefix| !self.contains_prefix_of(prefix.as_bytes()))
+                .map(|prefix| format!("{prefix}*"))
+        })
+    }
+
     fn contains_exact(&self, name: &[u8]) -> bool {
         self.exact
             .iter()

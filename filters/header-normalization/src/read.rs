@@ -34,6 +34,7 @@ const CONFIG_FIELDS: &[&str] = &[
     "max_header_bytes",
     "trim_whitespace",
     "renames",
+    "allow_weaker_routes",
 ];
 
 impl Config {
@@ -114,6 +115,9 @@ impl Config {
         }
         if let Some(value) = fields.take("renames") {
             config.renames = read_list(value, "renames", read_rename)?;
+        }
+        if let Some(value) = fields.take("allow_weaker_routes") {
+            config.allow_weaker_routes = read_bool(value, "allow_weaker_routes")?;
         }
         fields.finish(CONFIG_FIELDS)?;
         Ok(config)
@@ -351,7 +355,8 @@ mod tests {
             "max_headers": 10,
             "max_header_bytes": 2048,
             "trim_whitespace": false,
-            "renames": [{"from": "x_user", "to": "x-user"}]
+            "renames": [{"from": "x_user", "to": "x-user"}],
+            "allow_weaker_routes": true
         }"#,
         )
         .unwrap();
@@ -386,6 +391,7 @@ mod tests {
                 from: "x_user".to_owned(),
                 to: "x-user".to_owned(),
             }],
+            allow_weaker_routes: true,
         };
         assert_eq!(config, expected);
         let none = read(r#"{"original_path_header": null}"#).unwrap();

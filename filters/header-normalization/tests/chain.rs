@@ -67,3 +67,33 @@ fn stage_config_errors_carry_the_chain_path() {
         host.logs()
     );
 }
+
+#[test]
+fn the_stage_takes_its_own_routes() {
+    let host = chain_host(
+        r#"{"chain": [{"name": "header-normalization", "config": {"routes": [
+            {"match": {"route_name": "admin"}, "underscores_in_names": "reject"}]}}]}"#,
+    );
+    let headers = common::get("/a", &[("x_a", "1")]);
+    let stream = host.stream();
+    stream.set_property(&["xds", "route_name"], "admin");
+    let action = stream.send_request_headers(&headers);
+    assert_eq!(common::outcome(&stream, action).rule(), "underscore_header");
+    let outcome = common::send(&host, &headers);
+    assert_eq!(outcome.values("x_a"), Vec::<&str>::new());
+
+    let host = bundle_host();
+    assert!(!host.configure(
+        r#"{"chain": [{"name": "header-normalization", "config": {"routes": [
+            {"match": {"route_name": "admin"}, "max_headers": 0}]}}]}"#
+    ));
+    assert!(
+        host.logged(
+            LogLevel::Critical,
+            "bundle: config.chain[0].config.routes[0].max_headers: `0` (no limit) is weaker \
+             than the listener's `100`"
+        ),
+        "{:?}",
+        host.logs()
+    );
+}

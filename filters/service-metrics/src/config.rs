@@ -398,6 +398,33 @@ impl Settings {
         })
     }
 
+    /// Checks a `routes` entry's settings against the listener's (`self`). An outbound
+    /// sidecar's `service` and `namespace` name its own workload, the caller of every
+    /// request whatever the route: an entry may name the destination (`destinations`,
+    /// `destination_from`), not change who calls. Inbound, where they name the
+    /// destination, an entry may change them.
+    pub fn check_route(&self, route: &Settings) -> Result<(), ConfigError> {
+        if self.direction == Direction::Inbound {
+            return Ok(());
+        }
+        for (field, listener, entry) in [
+            ("service", &self.service, &route.service),
+            ("namespace", &self.namespace, &route.namespace),
+        ] {
+            if listener != entry {
+                return Err(ConfigError::at(
+                    field,
+                    format!(
+                        "an outbound sidecar's `{field}` names the caller, the same on every \
+                         route (`{listener}`, not `{entry}`); name a route's destination with \
+                         `destinations` or `destination_from`"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Fills in from Istio's node metadata what the configuration left `unknown`: the
     /// service (Istio's canonical service; `service_host` follows it when not configured
     /// either), the namespace, and the labels no configuration field sets. Returns the line

@@ -14,6 +14,8 @@
 //! Label values are escaped by the SDK and each metric caps its label sets (then `other`).
 //! Under Istio, what the configuration leaves out of this sidecar's own names and labels
 //! comes from Envoy's node metadata ([`workload`]), read once when configured.
+//! A `routes` section names the destination per route (one sidecar fronting several
+//! logical services); every route records in the listener's metric families.
 //!
 //! * [`config`]: the JSON configuration and its validation.
 //! * [`peer`]: naming callers and destinations.
@@ -30,7 +32,7 @@ pub mod peer;
 pub mod report;
 pub mod workload;
 
-use config::{Config, Settings};
+use config::{Config, LocalLabels, Settings};
 use labels::Families;
 use report::{Exchange, Facts};
 use std::rc::Rc;
@@ -38,12 +40,22 @@ use wasmesh_sdk::config::reader::Node;
 use wasmesh_sdk::{AttributeBatch, ConfigError, Filter, Flow, HeaderMap, Hooks, Host};
 use workload::Workload;
 
-/// The compiled filter: validated settings, the metric families and the attributes read
-/// at the end of each stream.
+/// The compiled filter: validated settings, and where requests are recorded.
 pub struct ServiceMetrics {
     settings: Settings,
+    /// Where requests are recorded: a `routes` entry shares the listener's (see
+    /// [`Filter::compile_route`]).
+    recording: Rc<Recording>,
+}
+
+/// What a listener's configuration and its `routes` entries share: the metric families
+/// (so each metric keeps one cap of label sets and each label set is defined once,
+/// whatever route a request took), the attributes read at the end of each stream, and
+/// this sidecar's own workload labels (its pod's, the same on every route).
+struct Recording {
     families: Families,
     attributes: AttributeBatch,
+    local: LocalLabels,
 }
 
 /// Per-request state.
@@ -57,6 +69,31 @@ impl Filter for ServiceMetrics {
     const NAME: &'static str = "service-metrics";
     type Stream = Stream;
     const HOOKS: Hooks = Hooks::REQUEST_HEADERS.and(Hooks::LOG);
+    /// The fields that name the destination, read per request from the settings the
+    /// request got: inbound `service`, `service_host` and `namespace`, outbound
+    /// `destination_from` and `destinations`. Not `direction`, `naming` or
+    /// `max_label_sets` (the metric families and their cap are the listener's), nor how
+    /// callers are named (`spiffe`, `trusted_source_header`).
+    const ROUTE_FIELDS: &'static [&'static str] = &[
+        "service",
+        "service_host",
+        "namespace",
+        "destination_from",
+        "destinations",
+    ];
+
+    /// Compiles an entry's settings, refused where they change an outbound sidecar's own
+    /// names (see [`Settings::check_route`]); the entry records in the listener's metric
+    /// families, with the listener's workload labels.
+    fn compile_route(&self, config: &Node<'_>, host: &dyn Host) -> Result<Self, ConfigError> {
+        let mut settings = Settings::compile(Config::read(config.value())?)?;
+        settings.adopt(Workload::from_node_metadata(host));
+        self.settings.check_route(&settings)?;
+        Ok(ServiceMetrics {
+            settings,
+            recording: Rc::clone(&self.recording),
+        })
+    }
 
     /// Reads the document with [`Config::read`] and compiles it; what it leaves out of this
     /// sidecar's own names and labels comes from Istio's node metadata, read here once
@@ -65,12 +102,14 @@ impl Filter for ServiceMetrics {
         let mut settings = Settings::compile(Config::read(config.value())?)?;
         let line = settings.adopt(Workload::from_node_metadata(host));
         log::info!("{line}");
-        let families = Families::new(host, settings.naming, settings.max_label_sets);
-        let attributes = report::attributes(settings.direction);
+        let recording = Recording {
+            families: Families::new(host, settings.naming, settings.max_label_sets),
+            attributes: report::attributes(settings.direction),
+            local: settings.local.clone(),
+        };
         Ok(ServiceMetrics {
             settings,
-            families,
-            attributes,
+            recording: Rc::new(recording),
         })
     }
 
@@ -85,15 +124,17 @@ impl Filter for ServiceMetrics {
     /// lets [`report::report`] work out what to record, asking `host` for the facts only
     /// some labels depend on, and records it in the metric families.
     fn on_log(&self, stream: &mut Stream, host: &dyn Host) {
-        let values = host.attributes(&self.attributes);
+        let recording = &self.recording;
+        let values = host.attributes(&recording.attributes);
         let request = host.request_headers();
         let verified = host.verified_caller();
         let elapsed_nanos = stream
             .started_nanos
             .map_or(0, |started| host.now_nanos().saturating_sub(started));
         let exchange = Exchange::new(&values, &request, verified.as_deref(), elapsed_nanos);
-        let report = report::report(&self.settings, &exchange, host);
-        self.families
+        let report = report::report(&self.settings, &recording.local, &exchange, host);
+        recording
+            .families
             .record(host, &report.labels(), report.measured);
     }
 }

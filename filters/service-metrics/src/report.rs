@@ -15,7 +15,7 @@
 //! the module keeps one function for the whole report (calls between them would cost more
 //! code than they save, at `opt-level = "z"`).
 
-use crate::config::{DestinationFrom, Direction, Naming, Settings, LATEST, UNKNOWN};
+use crate::config::{DestinationFrom, Direction, LocalLabels, Naming, Settings, LATEST, UNKNOWN};
 use crate::flags;
 use crate::grpc;
 use crate::labels::{Digits, Labels, Measurements, Side};
@@ -143,6 +143,7 @@ fn non_empty<F: Facts + ?Sized>(facts: &F, path: &[&str]) -> Option<String> {
 #[derive(Debug)]
 pub struct Report<'a> {
     settings: &'a Settings,
+    local: &'a LocalLabels,
     parties: Parties<'a>,
     protocol: &'static str,
     code: Digits,
@@ -172,10 +173,12 @@ enum Parties<'a> {
 }
 
 /// What the request whose stream ended records, from `exchange` and the `facts` its labels
-/// depend on (asked for only when they do, as the filter's host calls).
+/// depend on (asked for only when they do, as the filter's host calls). `local` is this
+/// sidecar's own workload labels: the listener's, whatever `routes` entry `settings` is.
 #[inline]
 pub fn report<'a, F: Facts + ?Sized>(
     settings: &'a Settings,
+    local: &'a LocalLabels,
     exchange: &Exchange<'a>,
     facts: &F,
 ) -> Report<'a> {
@@ -210,6 +213,7 @@ pub fn report<'a, F: Facts + ?Sized>(
     };
     Report {
         settings,
+        local,
         parties,
         protocol: if is_grpc { "grpc" } else { "http" },
         code: Digits::new(code),
@@ -326,7 +330,7 @@ impl Report<'_> {
                 (
                     REPORTER_DESTINATION,
                     peer_side(caller(settings, *verified, claim)),
-                    local_side(settings, local.principal),
+                    local_side(settings, self.local, local.principal),
                     settings.service_host.as_str(),
                 )
             }
@@ -356,7 +360,7 @@ impl Report<'_> {
                 };
                 (
                     REPORTER_SOURCE,
-                    local_side(settings, local.principal),
+                    local_side(settings, self.local, local.principal),
                     peer_side(server),
                     host,
                 )
@@ -408,8 +412,7 @@ fn peer_side(party: Party<'_>) -> Side<'_> {
 /// The labels of this sidecar's own workload, computed when configured; `principal` is its
 /// certificate's SPIFFE ID.
 #[inline(never)]
-fn local_side<'a>(settings: &'a Settings, principal: &'a str) -> Side<'a> {
-    let local = &settings.local;
+fn local_side<'a>(settings: &'a Settings, local: &'a LocalLabels, principal: &'a str) -> Side<'a> {
     Side {
         workload: &local.workload,
         service: &settings.service,
@@ -486,7 +489,7 @@ mod tests {
 
     /// The native label values of the exchange.
     fn native(settings: &Settings, exchange: &Exchange<'_>, facts: &Plain) -> Vec<String> {
-        let recorded = report(settings, exchange, facts);
+        let recorded = report(settings, &settings.local, exchange, facts);
         recorded.labels().native().map(str::to_owned).to_vec()
     }
 
@@ -532,7 +535,7 @@ mod tests {
             ..exchange(&request)
         };
         let facts = Plain::default().with(&["connection", "uri_san_peer_certificate"], FRONTEND);
-        let recorded = report(&settings, &exchange, &facts);
+        let recorded = report(&settings, &settings.local, &exchange, &facts);
         let labels = recorded.labels();
         assert_eq!(
             labels.native(),
@@ -618,7 +621,7 @@ mod tests {
             ..exchange(&request)
         };
         let facts = Plain::default().with(&["connection", "uri_san_peer_certificate"], FRONTEND);
-        let recorded = report(&settings, &exchange, &facts);
+        let recorded = report(&settings, &settings.local, &exchange, &facts);
         let labels = recorded.labels();
         assert_eq!(labels.source.service, "checkout");
         assert_eq!(labels.source.namespace, "pay");
@@ -650,7 +653,7 @@ mod tests {
         let facts = Plain::default()
             .with(&["connection", "uri_san_peer_certificate"], FRONTEND)
             .with(&["connection", "uri_san_local_certificate"], local);
-        let recorded = report(&settings, &exchange, &facts);
+        let recorded = report(&settings, &settings.local, &exchange, &facts);
         let istio = recorded.labels().istio();
         let label = |name: &str| {
             let at = crate::labels::ISTIO_LABELS
@@ -698,7 +701,7 @@ mod tests {
                 "outbound|9080||reviews.shop.svc.cluster.local",
             )
             .with(&["upstream", "address"], "10.0.0.2:9080");
-        let recorded = report(&settings, &exchange, &facts);
+        let recorded = report(&settings, &settings.local, &exchange, &facts);
         let labels = recorded.labels();
         assert_eq!(
             labels.native(),
@@ -754,7 +757,7 @@ mod tests {
             response_flags: Some((1 << 5) | (1 << 15)),
             ..exchange(&request)
         };
-        let recorded = report(&settings, &exchange, &Plain::default());
+        let recorded = report(&settings, &settings.local, &exchange, &Plain::default());
         let labels = recorded.labels();
         assert_eq!(
             (labels.response_code, labels.response_flags),
@@ -770,7 +773,7 @@ mod tests {
             elapsed_nanos: 0,
             ..exchange
         };
-        let recorded = report(&settings, &reset, &Plain::default());
+        let recorded = report(&settings, &settings.local, &reset, &Plain::default());
         let labels = recorded.labels();
         assert_eq!((labels.response_code, labels.response_flags), ("0", "DC"));
         assert_eq!(recorded.measured, Measurements::default());
@@ -785,7 +788,7 @@ mod tests {
                 response_code: Some(code),
                 ..exchange(&request)
             };
-            let recorded = report(&settings, &exchange, facts);
+            let recorded = report(&settings, &settings.local, &exchange, facts);
             let labels = recorded.labels();
             assert_eq!(labels.request_protocol, "grpc");
             labels.grpc_response_status.to_owned()
@@ -811,7 +814,7 @@ mod tests {
             ..Plain::default()
         };
         let request = get(&[("content-type", "application/grpc-web")]);
-        let recorded = report(&settings, &exchange(&request), &http);
+        let recorded = report(&settings, &settings.local, &exchange(&request), &http);
         let labels = recorded.labels();
         assert_eq!(
             (labels.request_protocol, labels.grpc_response_status),

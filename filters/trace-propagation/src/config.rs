@@ -68,6 +68,10 @@ pub struct SamplingConfig {
     /// Whether an incoming sampling decision is kept. `false` (for an edge) decides every
     /// request again with `probability`. Default `true`.
     pub trust_incoming: bool,
+    /// Whether `trust_incoming` is written in the configuration rather than defaulted: a
+    /// `routes` entry's `sampling` may trust incoming decisions the listener distrusts
+    /// only by saying so.
+    pub trust_incoming_written: bool,
 }
 
 impl Default for SamplingConfig {
@@ -75,6 +79,7 @@ impl Default for SamplingConfig {
         Self {
             probability: Probability::ONE,
             trust_incoming: true,
+            trust_incoming_written: false,
         }
     }
 }
@@ -138,6 +143,7 @@ impl SamplingConfig {
         Ok(Self {
             probability: fields.read_given_or("probability", one(), Node::probability)?,
             trust_incoming: fields.read_given_or("trust_incoming", true, Node::bool)?,
+            trust_incoming_written: fields.member("trust_incoming").is_some(),
         })
     }
 }
@@ -161,6 +167,8 @@ pub struct Settings {
     pub inject: Vec<Format>,
     /// The sampling rule.
     pub sampler: Sampler,
+    /// See [`SamplingConfig::trust_incoming_written`].
+    pub trust_incoming_written: bool,
     /// What happens to an incoming context.
     pub boundary: Boundary,
     /// See [`Config::response_trace_id_header`].
@@ -247,10 +255,29 @@ impl Settings {
             new_span_id: config.new_span_id,
             inject: config.inject,
             sampler,
+            trust_incoming_written: config.sampling.trust_incoming_written,
             boundary,
             response_trace_id_header: config.response_trace_id_header,
             baggage: config.baggage,
         })
+    }
+
+    /// Checks a `routes` entry's settings against the listener's (`self`): a route whose
+    /// `sampling` leaves out `trust_incoming` would trust incoming decisions by default
+    /// (a `sampling` object replaces the listener's whole), so where the listener
+    /// distrusts them the entry must write `trust_incoming` itself. Everything else a
+    /// route may change as written, `trust_boundary` included.
+    pub fn check_route(&self, route: &Settings) -> Result<(), ConfigError> {
+        let trusts_by_default = route.sampler.trusts_incoming() && !route.trust_incoming_written;
+        if !self.sampler.trusts_incoming() && trusts_by_default {
+            return Err(ConfigError::at(
+                "sampling",
+                "the listener does not trust incoming sampling decisions and this `sampling` \
+                 replaces its whole: write `\"trust_incoming\": false` here too, or `true` to \
+                 trust them on this route",
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -6,7 +6,9 @@
 //! and writes it in the configured formats, removing every other trace header. It also
 //! makes sure of one `x-request-id`, limits `baggage`, and can echo the trace id to the
 //! client. An application then only has to copy the trace headers it received onto the
-//! calls it makes. See the README for the configuration.
+//! calls it makes. A `routes` section gives routes of one listener their own settings
+//! (for example a public route that restarts traces and samples less). See the README
+//! for the configuration.
 
 #![deny(
     clippy::unwrap_used,
@@ -54,6 +56,25 @@ impl Filter for TracePropagation {
     type Stream = Stream;
     const HOOKS: Hooks = Hooks::REQUEST_HEADERS.and(Hooks::RESPONSE_HEADERS);
     const DEFAULT_CONFIG: Option<&'static str> = Some("{}");
+    /// Every field: each is read per request from the compiled settings the request got
+    /// (the response header included, which keeps the request's choice), and the counter
+    /// has the same name and tags on every route.
+    const ROUTE_FIELDS: &'static [&'static str] = &[
+        "new_span_id",
+        "inject",
+        "sampling",
+        "trust_boundary",
+        "restart_tracestate_key",
+        "response_trace_id_header",
+        "baggage",
+    ];
+
+    /// Compiles the entry, refused where [`config::Settings::check_route`] says so.
+    fn compile_route(&self, config: &Node<'_>, host: &dyn Host) -> Result<Self, ConfigError> {
+        let route = Self::compile(config, host)?;
+        self.settings.check_route(&route.settings)?;
+        Ok(route)
+    }
 
     /// Reads the document with [`Config::read`], then compiles it.
     fn compile(config: &Node<'_>, _: &dyn Host) -> Result<Self, ConfigError> {

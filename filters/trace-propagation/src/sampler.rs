@@ -41,6 +41,11 @@ impl Sampler {
         }
     }
 
+    /// Whether incoming decisions are kept.
+    pub fn trusts_incoming(&self) -> bool {
+        self.trust_incoming
+    }
+
     /// The decision for a trace: `incoming` when it is a decision and trusted, else a new
     /// one for `trace_id`. Never [`Sampling::Deferred`].
     pub fn decide(

@@ -20,8 +20,13 @@ const CHAIN: &str = r#"{"chain": [
 ]}"#;
 
 fn host() -> Host {
+    host_with(CHAIN)
+}
+
+/// The chain configured with `config`, the caller `frontend` by its certificate.
+fn host_with(config: &str) -> Host {
     let host = Host::of::<WasmeshChain>();
-    assert!(host.configure(CHAIN), "{:?}", host.logs());
+    assert!(host.configure(config), "{:?}", host.logs());
     host.set_property(&["connection", "mtls"], true);
     host.set_property(
         &["connection", "uri_san_peer_certificate"],
@@ -159,4 +164,126 @@ fn service_metrics_labels_by_the_caller_access_control_verified() {
         .map(|m| m.value)
         .sum();
     assert_eq!(by_frontend, 2);
+}
+
+/// The chain with a `routes` section in two stages: on Envoy's route `admin`,
+/// access-control denies everyone and service-metrics names the destination `orders-admin`.
+const ROUTED_CHAIN: &str = r#"{"chain": [
+    {"name": "header-normalization"},
+    {"name": "access-control", "config": {
+        "identity": {"sources": ["peer_certificate"], "spiffe": {"trust_domains": ["example.org"]}},
+        "rules": [{"name": "frontend", "action": "allow", "callers": ["frontend"]}],
+        "routes": [{"match": {"route_name": "admin"}, "rules": []}]
+    }},
+    {"name": "trace-propagation"},
+    {"name": "service-metrics", "config": {
+        "direction": "inbound", "service": "orders",
+        "spiffe": {"trust_domains": ["example.org"]},
+        "routes": [{"match": {"route_name": "admin"}, "service": "orders-admin"}]
+    }}
+]}"#;
+
+/// The number of requests counted with this destination service and response code.
+fn requests_to(host: &Host, service: &str, code: &str) -> u64 {
+    host.metrics()
+        .iter()
+        .filter(|m| m.name.starts_with("wasmesh_service_requests_total"))
+        .filter(|m| {
+            m.name
+                .contains(&format!(".destination_service=.={service};.;"))
+        })
+        .filter(|m| m.name.contains(&format!(".response_code=.={code};.;")))
+        .map(|m| m.value)
+        .sum()
+}
+
+#[test]
+fn each_stage_applies_its_own_route_entries() {
+    let host = host_with(ROUTED_CHAIN);
+    for (route, status) in [("admin", "403"), ("api", "200"), ("admin", "403")] {
+        let stream = host.stream();
+        stream.set_property(&["xds", "route_name"], route);
+        stream.set_property(&["response", "code"], status.parse::<i64>().unwrap());
+        host.take_property_reads();
+        let action = stream.send_request_headers(&[
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":authority", "orders"),
+            (":path", "/api/items/1"),
+        ]);
+        let reads = host.take_property_reads();
+        let route_reads = reads.iter().filter(|r| *r == "xds.route_name").count();
+        // Read once for both stages.
+        assert_eq!(route_reads, 1, "{reads:?}");
+        if status == "403" {
+            assert_eq!(action, Action::Pause, "{route}");
+            assert_eq!(stream.local_reply().unwrap().status, 403);
+        } else {
+            assert_eq!(action, Action::Continue, "{route}");
+            stream.send_response_headers(&[(":status", "200")]);
+        }
+        stream.finish();
+    }
+    assert_eq!(requests_to(&host, "orders-admin", "403"), 2);
+    assert_eq!(requests_to(&host, "orders", "200"), 1);
+    assert_eq!(requests_to(&host, "orders", "403"), 0);
+}
+
+#[test]
+fn a_bad_route_entry_in_a_stage_names_its_path_in_the_chain() {
+    let host = Host::of::<WasmeshChain>();
+    let config = r#"{"chain": [{"name": "service-metrics", "config": {
+        "direction": "inbound", "service": "orders",
+        "routes": [{"match": {"route_name": "a"}, "service": "x"}, {"match": {"host": "a:1"}, "service": "y"}]
+    }}]}"#;
+    assert!(!host.configure(config));
+    assert!(
+        host.logged(
+            wasmesh_testing::LogLevel::Critical,
+            "wasmesh: config.chain[0].config.routes[1].match.host: expected a host name"
+        ),
+        "{:?}",
+        host.logs()
+    );
+}
+
+/// A request header-normalization changed in a way that changes its route: the route name
+/// Envoy reports is the old route's, so a later stage matching on it does not guess.
+#[test]
+fn a_stage_matching_route_names_does_not_serve_a_request_rerouted_before_it() {
+    let host = host_with(ROUTED_CHAIN);
+    let send = |path: &str| {
+        let stream = host.stream();
+        // Envoy chose the route for the path as received.
+        stream.set_property(&["xds", "route_name"], "api");
+        let action = stream.send_request_headers(&[
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":authority", "orders"),
+            (":path", path),
+        ]);
+        (stream, action)
+    };
+    // Made canonical: the client is sent to the canonical path, which Envoy routes anew.
+    let (stream, action) = send("/api/../admin/./users?x=1");
+    assert_eq!(action, Action::Pause);
+    let reply = stream.local_reply().unwrap();
+    assert_eq!(reply.status, 307);
+    assert_eq!(reply.header("location"), Some("/admin/users?x=1"));
+    stream.finish();
+    // Canonical already: served on the route Envoy chose.
+    let (stream, action) = send("/admin/users?x=1");
+    assert_eq!(action, Action::Continue);
+    assert_eq!(stream.local_reply(), None);
+    stream.finish();
+    // service-metrics, whose entries need the route name too, still counts both: the
+    // redirected one with the listener's destination.
+    let counted: u64 = host
+        .metrics()
+        .iter()
+        .filter(|m| m.name.starts_with("wasmesh_service_requests_total"))
+        .filter(|m| m.name.contains(".destination_service=.=orders;.;"))
+        .map(|m| m.value)
+        .sum();
+    assert_eq!(counted, 2);
 }
