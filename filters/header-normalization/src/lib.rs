@@ -33,6 +33,7 @@ pub use facts::{ConnectionFacts, HostFacts};
 pub use normalizer::{Normalizer, BUILTIN_SINGLETONS};
 pub use rules::{Normalization, Normalizations, Rejection};
 
+use std::rc::Rc;
 use wasmesh_sdk::config::reader::Node;
 use wasmesh_sdk::metrics::Counter;
 use wasmesh_sdk::{ConfigError, Filter, Flow, Hooks, Host, LocalReply, Outcome};
@@ -44,9 +45,10 @@ pub struct HeaderNormalization {
     normalizer: Normalizer,
     /// The listener's `allow_weaker_routes`: `routes` entries need not be stricter.
     allow_weaker_routes: bool,
-    normalized: Counter,
-    rejected: Counter,
-    redirected: Counter,
+    /// The counters, shared with the `routes` entries: one set of tag sets per filter.
+    normalized: Rc<Counter>,
+    rejected: Rc<Counter>,
+    redirected: Rc<Counter>,
 }
 
 impl HeaderNormalization {
@@ -70,10 +72,13 @@ impl Filter for HeaderNormalization {
     /// the listener sets `allow_weaker_routes`: the route is chosen from the request as
     /// the client sent it, before this filter made it canonical.
     fn compile_route(&self, config: &Node<'_>, host: &dyn Host) -> Result<Self, ConfigError> {
-        let route = Self::compile(config, host)?;
+        let mut route = Self::compile(config, host)?;
         if !self.allow_weaker_routes {
             routes::check_not_weaker(&self.normalizer, &route.normalizer)?;
         }
+        route.normalized = Rc::clone(&self.normalized);
+        route.rejected = Rc::clone(&self.rejected);
+        route.redirected = Rc::clone(&self.redirected);
         Ok(route)
     }
 
@@ -83,9 +88,18 @@ impl Filter for HeaderNormalization {
         Ok(Self {
             allow_weaker_routes: config.allow_weaker_routes,
             normalizer: Normalizer::new(config)?,
-            normalized: Counter::new("wasmesh_header_normalization_normalized_total", &["rule"]),
-            rejected: Counter::new("wasmesh_header_normalization_rejected_total", &["rule"]),
-            redirected: Counter::new("wasmesh_header_normalization_redirected_total", &["rule"]),
+            normalized: Rc::new(Counter::new(
+                "wasmesh_header_normalization_normalized_total",
+                &["rule"],
+            )),
+            rejected: Rc::new(Counter::new(
+                "wasmesh_header_normalization_rejected_total",
+                &["rule"],
+            )),
+            redirected: Rc::new(Counter::new(
+                "wasmesh_header_normalization_redirected_total",
+                &["rule"],
+            )),
         })
     }
 

@@ -32,6 +32,7 @@ pub use config::{Config, Format, SamplingConfig, TrustBoundary};
 use config::Settings;
 use outgoing::Outcome;
 use plan::Edit;
+use std::rc::Rc;
 use trace_context::TraceId;
 use wasmesh_sdk::config::reader::Node;
 use wasmesh_sdk::metrics::Counter;
@@ -41,7 +42,8 @@ use wasmesh_sdk::{ConfigError, Filter, Flow, HeaderEdit, Hooks, Host};
 pub struct TracePropagation {
     settings: Settings,
     /// `wasmesh_trace_propagation_requests_total{context, format, sampled}`.
-    requests: Counter,
+    /// Shared with the `routes` entries: one set of tag sets per filter.
+    requests: Rc<Counter>,
 }
 
 /// Per-request state.
@@ -71,8 +73,9 @@ impl Filter for TracePropagation {
 
     /// Compiles the entry, refused where [`config::Settings::check_route`] says so.
     fn compile_route(&self, config: &Node<'_>, host: &dyn Host) -> Result<Self, ConfigError> {
-        let route = Self::compile(config, host)?;
+        let mut route = Self::compile(config, host)?;
         self.settings.check_route(&route.settings)?;
+        route.requests = Rc::clone(&self.requests);
         Ok(route)
     }
 
@@ -80,10 +83,10 @@ impl Filter for TracePropagation {
     fn compile(config: &Node<'_>, _: &dyn Host) -> Result<Self, ConfigError> {
         Ok(Self {
             settings: Settings::compile(Config::read(config.value())?)?,
-            requests: Counter::new(
+            requests: Rc::new(Counter::new(
                 "wasmesh_trace_propagation_requests_total",
                 &["context", "format", "sampled"],
-            ),
+            )),
         })
     }
 
