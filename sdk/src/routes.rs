@@ -117,12 +117,9 @@ impl<F: Filter> Routed<F> {
     /// reply asks the client for the request as it was changed: 307 to the changed path
     /// when only the path changed, else 400 (see the module documentation).
     pub fn for_stream(&self, choice: &mut RouteChoice, host: &dyn Host) -> Result<&F, LocalReply> {
-        match *choice.0.get_or_insert_with(|| choose(&self.matchers, host)) {
-            Ok(index) => self
-                .filters
-                .get(index)
-                .or(self.filters.first())
-                .ok_or_else(|| LocalReply::error(500, "internal", "no_configuration")),
+        match self.chosen(choice, host) {
+            Ok(Some(filter)) => Ok(filter),
+            Ok(None) => Err(LocalReply::error(500, "internal", "no_configuration")),
             Err(rerouted) => Err(rerouted_reply(rerouted, host)),
         }
     }
@@ -132,7 +129,17 @@ impl<F: Filter> Routed<F> {
     /// answered before this one chose) is counted and logged with the listener's
     /// configuration.
     pub fn after_request(&self, choice: &mut RouteChoice, host: &dyn Host) -> Option<&F> {
-        self.for_stream(choice, host).ok().or(self.filters.first())
+        self.chosen(choice, host)
+            .ok()
+            .flatten()
+            .or(self.filters.first())
+    }
+
+    /// The configuration chosen for the request (in its first callback); how it was
+    /// rerouted when its route cannot be told. `None` only if nothing was compiled.
+    fn chosen(&self, choice: &mut RouteChoice, host: &dyn Host) -> Result<Option<&F>, Rerouted> {
+        let index = (*choice.0.get_or_insert_with(|| choose(&self.matchers, host)))?;
+        Ok(self.filters.get(index).or(self.filters.first()))
     }
 }
 

@@ -51,11 +51,14 @@ pub struct ServiceMetrics {
 /// What a listener's configuration and its `routes` entries share: the metric families
 /// (so each metric keeps one cap of label sets and each label set is defined once,
 /// whatever route a request took), the attributes read at the end of each stream, and
-/// this sidecar's own workload labels (its pod's, the same on every route).
+/// this sidecar's own workload labels (its pod's, the same on every route) and the node
+/// metadata they came from.
 struct Recording {
     families: Families,
     attributes: AttributeBatch,
     local: LocalLabels,
+    /// What Envoy's node metadata says, read once for the listener and its entries.
+    node: Workload,
 }
 
 /// Per-request state.
@@ -85,9 +88,9 @@ impl Filter for ServiceMetrics {
     /// Compiles an entry's settings, refused where they change an outbound sidecar's own
     /// names (see [`Settings::check_route`]); the entry records in the listener's metric
     /// families, with the listener's workload labels.
-    fn compile_route(&self, config: &Node<'_>, host: &dyn Host) -> Result<Self, ConfigError> {
+    fn compile_route(&self, config: &Node<'_>, _: &dyn Host) -> Result<Self, ConfigError> {
         let mut settings = Settings::compile(Config::read(config.value())?)?;
-        settings.adopt(Workload::from_node_metadata(host));
+        settings.adopt(self.recording.node.clone());
         self.settings.check_route(&settings)?;
         Ok(ServiceMetrics {
             settings,
@@ -100,12 +103,14 @@ impl Filter for ServiceMetrics {
     /// through `host`. Logs one line naming where the service and namespace came from.
     fn compile(config: &Node<'_>, host: &dyn Host) -> Result<Self, ConfigError> {
         let mut settings = Settings::compile(Config::read(config.value())?)?;
-        let line = settings.adopt(Workload::from_node_metadata(host));
+        let node = Workload::from_node_metadata(host);
+        let line = settings.adopt(node.clone());
         log::info!("{line}");
         let recording = Recording {
             families: Families::new(host, settings.naming, settings.max_label_sets),
             attributes: report::attributes(settings.direction),
             local: settings.local.clone(),
+            node,
         };
         Ok(ServiceMetrics {
             settings,
